@@ -1,0 +1,210 @@
+"""``Dispatcher``: the one object users hold. It composes the stages from a model directory.
+
+    from dispatch_nlp import Dispatcher
+    d = Dispatcher.load()                      # the shipped default model
+    decision = d.dispatch("市民反映：朝阳区望京街道某小区暖气不热")
+    decisions = d.dispatch_batch(orders, batch_size=64)
+
+A model directory holds ``config.json`` (which catalog, gazetteer and units registry it was built for,
+which stages run, routing thresholds), the trained files when there are any, and ``checksums.json``
+(sha256 of every file, verified on load). Paths written ``catalog:NAME`` point into the shipped
+``catalog/`` folder; any other path is relative to the model directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+from .pipeline import Doc, MaskStage, NormalizeStage, SegmentStage, timed
+from .resources import catalog_dir, default_model_dir
+from .route import Router, RouteSettings
+from .types import DispatchDecision, WorkOrder
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+CHECKSUM_FILE = "checksums.json"
+SUPPORTED_FORMAT = 1
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_checksums(model_dir: Path) -> None:
+    """Raise ``ModelError`` naming every file whose sha256 differs from ``checksums.json``."""
+    path = model_dir / CHECKSUM_FILE
+    if not path.exists():
+        return
+    try:
+        expected = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable checksum file ({exc.__class__.__name__}); re-export the model") from None
+    bad = []
+    for name, digest in sorted(expected.items()):
+        f = model_dir / name
+        if not f.exists():
+            bad.append(f"{name}: missing")
+        elif sha256_file(f) != digest:
+            bad.append(f"{name}: checksum mismatch (file changed or corrupt)")
+    if bad:
+        raise ModelError(f"model directory {model_dir} failed verification: " + "; ".join(bad))
+
+
+def write_checksums(model_dir: Path) -> dict[str, str]:
+    """Record the sha256 of every file in a model directory (but the checksum file itself)."""
+    sums = {
+        str(p.relative_to(model_dir)): sha256_file(p)
+        for p in sorted(model_dir.rglob("*"))
+        if p.is_file() and p.name != CHECKSUM_FILE
+    }
+    (model_dir / CHECKSUM_FILE).write_text(json.dumps(sums, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return sums
+
+
+def resolve_resource(model_dir: Path, ref: str) -> Path:
+    if ref.startswith("catalog:"):
+        return catalog_dir() / ref[len("catalog:"):]
+    return (model_dir / ref).resolve()
+
+
+def read_config(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / CONFIG_FILE
+    if not model_dir.is_dir():
+        raise ModelError(f"model directory not found: {model_dir}")
+    if not path.exists():
+        raise ModelError(f"{model_dir} is not a model directory: it has no {CONFIG_FILE}")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{path}: expected a JSON object")
+    fmt = config.get("format_version")
+    if fmt != SUPPORTED_FORMAT:
+        raise ModelError(f"{path}: format_version {fmt!r} is not supported (this library reads {SUPPORTED_FORMAT})")
+    return config
+
+
+class Dispatcher:
+    """Routes work orders. Build it with ``Dispatcher.load(model_dir)``; it is safe to share between threads."""
+
+    def __init__(self, *, catalog, gazetteer, units, stages, router: Router, model_dir: Path, config: dict):
+        self.catalog = catalog
+        self.gazetteer = gazetteer
+        self.units = units
+        self.stages = stages
+        self.router = router
+        self.model_dir = model_dir
+        self.config = config
+
+    @property
+    def model_version(self) -> str | None:
+        return self.config.get("model_version")
+
+    @property
+    def catalog_version(self) -> str:
+        return self.catalog.version
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None, *, cut_trails: bool | None = None,
+             user_places: str | Path | None = None) -> "Dispatcher":
+        """Load a model directory (None = the shipped default). ``cut_trails`` overrides the config's
+        normalization setting (on for history, off on the hot path); ``user_places`` is a table of
+        compounds, roads and landmarks merged into the gazetteer."""
+        from .catalog import Catalog
+        from .gazetteer import Gazetteer
+        from .jurisdiction import GazetteerJurisdiction
+        from .rules import RulesStage
+        from .segment import Segmenter
+        from .units import UnitsRegistry
+
+        t0 = time.perf_counter()
+        mdir = Path(model_dir) if model_dir is not None else default_model_dir()
+        config = read_config(mdir)
+        verify_checksums(mdir)
+        res = config.get("resources", {})
+        units = UnitsRegistry.load(resolve_resource(mdir, res.get("units", "catalog:units-beijing.tsv")))
+        catalog = Catalog.load(resolve_resource(mdir, res.get("catalog", "catalog:beijing-12345.yaml")), units=units)
+        gazetteer = Gazetteer.load(
+            resolve_resource(mdir, res.get("gazetteer", "catalog:gazetteer-beijing.tsv")),
+            places=resolve_resource(mdir, res.get("places", "catalog:places-beijing.tsv")),
+            user_places=user_places,
+        )
+        norm_cfg = config.get("normalize", {})
+        seg_cfg = config.get("segment", {})
+        user_words = {kw for item in catalog.leaves() for kw in item.keywords}
+        user_words |= {s for s, _, kind in gazetteer.surfaces() if len(s) >= 2 and kind != "short"}
+        segmenter = Segmenter(user_words, engine=seg_cfg.get("engine", "rjieba"))
+        stages = [
+            NormalizeStage(
+                cut_trails=norm_cfg.get("cut_trails", False) if cut_trails is None else cut_trails,
+                max_chars=int(norm_cfg.get("max_chars", 5000)),
+            ),
+            MaskStage(),
+            SegmentStage(segmenter),
+            RulesStage(catalog),
+            GazetteerJurisdiction(gazetteer),
+        ]
+        if config.get("classifier"):
+            from .classifier import ClassifierStage
+
+            stages.append(ClassifierStage.load(mdir, config["classifier"], catalog))
+        settings = RouteSettings.from_dict({**catalog.settings, **config.get("route", {})})
+        router = Router(catalog, gazetteer, units, settings, model_version=config.get("model_version"))
+        log.info("loaded model %s (catalog %s) in %.0f ms", config.get("model_version"), catalog.version,
+                 (time.perf_counter() - t0) * 1000)
+        return cls(catalog=catalog, gazetteer=gazetteer, units=units, stages=stages, router=router,
+                   model_dir=mdir, config=config)
+
+    def dispatch(self, order: WorkOrder | str | dict) -> DispatchDecision:
+        """Route one order (a ``WorkOrder``, a plain string or a dict with ``text``)."""
+        return self.dispatch_batch([order], batch_size=1)[0]
+
+    def dispatch_batch(self, orders: Iterable[WorkOrder | str | dict], batch_size: int = 64) -> list[DispatchDecision]:
+        """Route many orders; decisions come back in input order. Raises ``TypeError`` for an order
+        that is not text (the batch engine catches it per row)."""
+        docs = [Doc.from_order(WorkOrder.coerce(o)) for o in orders]
+        decisions: list[DispatchDecision] = []
+        for i in range(0, len(docs), max(batch_size, 1)):
+            decisions.extend(self._run(docs[i: i + batch_size], batch_size))
+        return decisions
+
+    def _run(self, docs: list[Doc], batch_size: int) -> list[DispatchDecision]:
+        t0 = time.perf_counter()
+        for stage in self.stages:
+            docs = timed(stage, docs, batch_size)
+        out = []
+        for doc in docs:
+            t1 = time.perf_counter()
+            decision = self.router.decide(doc)
+            decision.timings_ms["route"] = round((time.perf_counter() - t1) * 1000, 4)
+            out.append(decision)
+        total = (time.perf_counter() - t0) * 1000 / max(len(docs), 1)
+        for decision in out:
+            decision.timings_ms["total"] = round(total, 4)
+        return out
+
+    def info(self) -> dict[str, Any]:
+        """Model, catalog and schema versions (what ``GET /v1/model`` and ``--version`` report)."""
+        from .types import SCHEMA_VERSION
+
+        return {
+            "model_dir": str(self.model_dir),
+            "model_version": self.model_version,
+            "catalog": self.catalog.id,
+            "catalog_version": self.catalog.version,
+            "schema_version": SCHEMA_VERSION,
+            "stages": [s.name for s in self.stages],
+        }

@@ -1,0 +1,95 @@
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dispatch_nlp.normalize import Mapped, Normalizer
+from dispatch_nlp.pii import PiiMasker, find_pii, id_checksum_ok, luhn_ok, mask_text
+
+W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def make_id(body17: str) -> str:
+    return body17 + "10X98765432"[sum(int(d) * w for d, w in zip(body17, W)) % 11]
+
+
+def make_card(prefix: str) -> str:
+    for last in "0123456789":
+        if luhn_ok(prefix + last):
+            return prefix + last
+    raise AssertionError
+
+
+mobiles = st.builds(lambda p, rest: f"1{p}{rest}", st.sampled_from("3456789"), st.from_regex(r"\d{9}", fullmatch=True))
+ids = st.builds(lambda area, y, m, d, seq: make_id(f"{area}{y}{m:02d}{d:02d}{seq}"),
+                st.sampled_from(["110105", "110108", "130102", "440305"]), st.integers(1930, 2020).map(str),
+                st.integers(1, 12), st.integers(1, 28), st.from_regex(r"\d{3}", fullmatch=True))
+fillers = st.text(alphabet=st.sampled_from(list("市民反映小区停水电话联系我的是，。号码请回电 ")), max_size=12)
+# Between two numbers there is always something: digits glued together are one number.
+separators = st.text(alphabet=st.sampled_from(list("市民反映小区停水电话联系我的是，。号码请回电")), min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fillers, mobiles, fillers, st.sampled_from(["", "-", " "]))
+def test_generated_mobile_never_survives(before, mobile, after, sep):
+    shown = mobile if not sep else f"{mobile[:3]}{sep}{mobile[3:7]}{sep}{mobile[7:]}"
+    masked = mask_text(before + shown + after)
+    assert mobile not in re.sub(r"[ \-]", "", masked)
+    assert "<手机号>" in masked
+
+
+@settings(max_examples=300, deadline=None)
+@given(fillers, ids, fillers)
+def test_generated_id_number_never_survives(before, idn, after):
+    assert id_checksum_ok(idn)
+    masked = mask_text(before + idn + after)
+    assert idn not in masked and idn[:14] not in masked
+    assert "<身份证号>" in masked
+
+
+def test_id_checksum_is_checked():
+    good = make_id("11010519491231002")
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    assert id_checksum_ok(good) and not id_checksum_ok(bad)
+    assert [k for k, _, _ in find_pii(f"身份证{good}")] == ["id_number"]
+    assert "id_number" not in [k for k, _, _ in find_pii(f"编号{bad}")]
+
+
+def test_each_kind_is_masked():
+    card = make_card("622202020000123456")
+    text = (f"联系人：王建国，手机138 1234 5678，座机010-62345678，卡号{card}，"
+            f"邮箱 wang.jg@example.com，车牌京A·12345，电话 62781234。")
+    kinds = sorted(k for k, _, _ in find_pii(text))
+    assert kinds == sorted(["name", "mobile", "landline", "bank_card", "email", "plate", "landline"])
+    masked = mask_text(text)
+    for secret in ("王建国", "1234 5678", "62345678", card, "wang.jg", "12345", "62781234"):
+        assert secret not in masked
+
+
+def test_ordinary_numbers_are_kept():
+    text = "小区3号楼2单元,室温只有15度,已经停水48小时,涉及住户120户,2024年12月起"
+    assert mask_text(text) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(fillers, mobiles, separators, ids, fillers)
+def test_mapped_offsets_point_at_the_original(a, mobile, b, idn, c):
+    original = a + mobile + b + idn + c
+    norm, _ = Normalizer()(original)
+    masked, spans = PiiMasker()(norm)
+    by_kind = {s.kind: s for s in spans}
+    assert original[by_kind["mobile"].start:by_kind["mobile"].end] == mobile
+    assert original[by_kind["id_number"].start:by_kind["id_number"].end] == idn
+    for s in spans:
+        assert masked.text[s.masked_start:s.masked_end].startswith("<")
+    # every other character of the masked text maps to the same character of the original
+    inside = {i for s in spans for i in range(s.masked_start, s.masked_end)}
+    for i, (ch, off) in enumerate(zip(masked.text, masked.offsets)):
+        if i not in inside and ch not in " \n":
+            assert Normalizer()(original[off])[0].text == ch
+
+
+def test_masking_is_stable_on_masked_text():
+    once = mask_text("电话13812345678")
+    assert mask_text(once) == once
+    assert PiiMasker()(Mapped.identity(once))[1] == []

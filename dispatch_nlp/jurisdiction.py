@@ -98,12 +98,11 @@ class GazetteerJurisdiction(BaseComponent):
         ev = JurisdictionEvidence(mentions=mentions)
         if not mentions:
             return ev
-        mention_chains = [(m, {c: set(self._chain(c)) for c in m.codes}) for m in mentions]
         support: dict[str, float] = defaultdict(float)
         best_mention: dict[str, Mention] = {}
         for code in {c for m in mentions for c in m.codes}:
             chain = set(self._chain(code))
-            for m, chains in mention_chains:
+            for m in mentions:
                 # The mention supports ``code`` if one of its readings is ``code`` or an ancestor of it.
                 if any(c in chain for c in m.codes):
                     support[code] += m.weight / (1 if code in m.codes else 2)

@@ -132,6 +132,13 @@ class PiiMasker:
 _masker = PiiMasker()
 
 
-def mask_text(text: str) -> str:
-    """Mask personal data in a plain string (for logs and error messages)."""
-    return _masker(Mapped.identity(text))[0].text
+_LONG_DIGITS = re.compile(r"\d[\d \-]{9,}\d")
+
+
+def mask_text(text: str, *, strict: bool = True) -> str:
+    """Mask personal data in a plain string (for logs and error messages). ``strict`` also hides any
+    other run of 11 or more digits: a mistyped ID or card number is still personal data in a log."""
+    masked = _masker(Mapped.identity(text))[0].text
+    if strict:
+        masked = _LONG_DIGITS.sub(lambda m: "<数字串>" if sum(c.isdigit() for c in m.group()) >= 11 else m.group(), masked)
+    return masked

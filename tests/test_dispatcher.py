@@ -1,0 +1,87 @@
+import json
+import shutil
+
+import jsonschema
+import pytest
+
+from dispatch_nlp import Dispatcher, ModelError, WorkOrder
+from dispatch_nlp.dispatcher import write_checksums
+
+from .conftest import ROOT
+
+SCHEMA = json.loads((ROOT / "dispatch_nlp" / "schema" / "decision.schema.json").read_text("utf-8"))
+
+
+def test_default_model_dispatches_and_says_it_has_no_trained_model(dispatcher):
+    dec = dispatcher.dispatch("市民来电反映：朝阳区望京街道某小区有人私搭乱建，占用消防通道，希望相关部门尽快核实处理。")
+    jsonschema.validate(dec.to_dict(), SCHEMA)
+    assert dec.model_version is None and "no_trained_model" in dec.flags
+    assert dec.catalog_version == dispatcher.catalog.version
+    assert dec.jurisdiction.district.name == "朝阳区"
+    assert dec.jurisdiction.street.name == "望京街道"
+    assert dec.jurisdiction.evidence.text in ("望京街道", "朝阳区")
+    assert dec.category.code is not None and dec.response_level.deadline_hours is not None
+    assert dec.timings_ms["total"] > 0
+
+
+def test_empty_order_goes_to_review_without_an_exception(dispatcher):
+    for text in ("", "   \n\t ", "\u200b\u3000"):
+        dec = dispatcher.dispatch(text)
+        assert dec.route == "review" and "empty_text" in dec.flags
+        jsonschema.validate(dec.to_dict(), SCHEMA)
+
+
+def test_non_text_order_is_a_type_error(dispatcher):
+    with pytest.raises(TypeError, match="bytes"):
+        dispatcher.dispatch(b"\xe5\x81\x9c\xe6\xb0\xb4")
+    with pytest.raises(TypeError):
+        dispatcher.dispatch_batch(["停水", 3])
+
+
+def test_long_order_is_truncated_and_flagged(dispatcher):
+    dec = dispatcher.dispatch("小区停水。" * 5000)
+    assert "truncated" in dec.flags
+
+
+def test_personal_data_never_reaches_the_decision(dispatcher):
+    dec = dispatcher.dispatch("我叫王建国，电话13812345678，身份证11010519491231002X，海淀区学院路街道停水三天了")
+    js = dec.to_json()
+    for secret in ("13812345678", "11010519491231002X", "王建国"):
+        assert secret not in js
+    assert "pii_masked" in dec.flags
+
+
+def test_emergency_is_transferred(dispatcher):
+    dec = dispatcher.dispatch("快来人，我们楼道里着火了，浓烟很大，在丰台区卢沟桥街道")
+    assert dec.route == "emergency_transfer" and dec.transfer_to == "119"
+    assert dec.response_level.level == "2h"
+
+
+def test_batch_keeps_input_order_and_ids(dispatcher):
+    orders = [WorkOrder(id=f"o{i}", text=t) for i, t in enumerate(["停水", "", "朝阳区路灯不亮", "噪音扰民"])]
+    decs = dispatcher.dispatch_batch(orders, batch_size=3)
+    assert [d.order_id for d in decs] == ["o0", "o1", "o2", "o3"]
+    assert decs[1].route == "review"
+
+
+def test_evidence_span_points_into_the_title_or_text(dispatcher):
+    dec = dispatcher.dispatch(WorkOrder(text="楼下烧烤店油烟太大，晚上也很吵", title="海淀区学院路街道油烟扰民"))
+    ev = dec.jurisdiction.evidence
+    assert ev.field == "title" and "海淀区学院路街道油烟扰民"[ev.start:ev.end] == ev.text
+
+
+def test_corrupt_model_file_is_named(tmp_path):
+    mdir = tmp_path / "m"
+    shutil.copytree(ROOT / "models" / "default", mdir)
+    write_checksums(mdir)
+    Dispatcher.load(mdir)  # verifies
+    (mdir / "config.json").write_text((mdir / "config.json").read_text("utf-8") + " ", encoding="utf-8")
+    with pytest.raises(ModelError, match="config.json: checksum mismatch"):
+        Dispatcher.load(mdir)
+
+
+def test_missing_model_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        Dispatcher.load(tmp_path / "nope")
+    with pytest.raises(ModelError, match="no config.json"):
+        Dispatcher.load(tmp_path)

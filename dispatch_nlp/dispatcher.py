@@ -125,7 +125,7 @@ class Dispatcher:
         compounds, roads and landmarks merged into the gazetteer."""
         from .catalog import Catalog
         from .gazetteer import Gazetteer
-        from .jurisdiction import GazetteerJurisdiction
+        from .jurisdiction import build_jurisdiction_stage
         from .rules import RulesStage
         from .segment import Segmenter
         from .units import UnitsRegistry
@@ -155,7 +155,7 @@ class Dispatcher:
             MaskStage(),
             SegmentStage(segmenter),
             RulesStage(catalog),
-            GazetteerJurisdiction(gazetteer),
+            build_jurisdiction_stage(gazetteer, mdir, config.get("jurisdiction", {})),
         ]
         if config.get("classifier"):
             from .classifier import ClassifierStage

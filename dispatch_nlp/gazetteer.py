@@ -146,7 +146,9 @@ def _read_divisions(path: Path) -> tuple[list[Division], list[str]]:
     parents: list[tuple[int, str, str]] = []
     for lineno, f in rows:
         if len(f) < 4 or len(f) > 6:
-            problems.append(f"{path}:{lineno}: {len(f)} columns; expected 6 tab-separated: " + " ".join(DIVISION_HEADER))
+            problems.append(
+                f"{path}:{lineno}: {len(f)} columns; expected 6 tab-separated: " + " ".join(DIVISION_HEADER)
+            )
             continue
         if len(f) < 6:
             f += [""] * (6 - len(f))
@@ -173,7 +175,9 @@ def _read_divisions(path: Path) -> tuple[list[Division], list[str]]:
         expected = _expected_parent(code, level)
         if parent != expected:
             want = f"its prefix parent {expected}" if expected else "an empty parent (districts have none)"
-            problems.append(f"{path}:{lineno}: code {code} does not nest under parent {parent or '(empty)'}; expected {want}")
+            problems.append(
+                f"{path}:{lineno}: code {code} does not nest under parent {parent or '(empty)'}; expected {want}"
+            )
             continue
         if code in first_line:
             problems.append(f"{path}:{lineno}: duplicate code {code} (first on line {first_line[code]})")

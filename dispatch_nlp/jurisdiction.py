@@ -92,7 +92,7 @@ class GazetteerJurisdiction(BaseComponent):
 
     # -- resolution ---------------------------------------------------------------------------
     def _chain(self, code: str) -> tuple[str, ...]:
-        return tuple(self.gazetteer.ancestors(code)) + (code,)
+        return tuple(d.code for d in self.gazetteer.ancestors(code)) + (code,)
 
     def resolve(self, mentions: list[Mention]) -> JurisdictionEvidence:
         ev = JurisdictionEvidence(mentions=mentions)
@@ -149,3 +149,8 @@ class GazetteerJurisdiction(BaseComponent):
             ev.confidence *= 0.5
         doc.evidence["jurisdiction"] = ev
         return doc
+
+
+def build_jurisdiction_stage(gazetteer, model_dir, config: dict | None = None):
+    """The jurisdiction stage a model directory asks for (``config`` is its ``jurisdiction`` section)."""
+    return GazetteerJurisdiction(gazetteer)

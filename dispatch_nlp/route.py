@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .assign import assign_units
 from .types import (
     AppealType,
     CategoryResult,
@@ -19,7 +20,6 @@ from .types import (
     JurisdictionResult,
     ResponseLevel,
     Scored,
-    UnitRef,
     UnitsResult,
 )
 
@@ -92,19 +92,19 @@ class Router:
         return AppealType(label, round(min(0.9, 0.4 + 0.15 * hits), 4))
 
     # -- jurisdiction ---------------------------------------------------------------------------
-    def _ref(self, code: str | None) -> DivisionRef | None:
-        if not code:
-            return None
-        div = self.gazetteer.get(code)
-        return DivisionRef(div.code, div.name) if div is not None else None
-
     def _chain_refs(self, code: str | None) -> tuple[DivisionRef | None, DivisionRef | None, DivisionRef | None]:
         if not code:
             return None, None, None
         div = self.gazetteer.get(code)
-        district = self._ref(self.gazetteer.district_of(code))
-        street = self._ref(self.gazetteer.street_of(code)) if div.level in ("street", "community") else None
-        community = DivisionRef(div.code, div.name) if div.level == "community" else None
+        if div is None:
+            return None, None, None
+
+        def ref(d) -> DivisionRef | None:
+            return DivisionRef(d.code, d.name) if d is not None else None
+
+        district = ref(self.gazetteer.district_of(code))
+        street = ref(self.gazetteer.street_of(code))
+        community = ref(div) if div.level == "community" else None
         return district, street, community
 
     def _jurisdiction(self, doc) -> JurisdictionResult:
@@ -120,40 +120,6 @@ class Router:
             candidates.append(JurisdictionCandidate(d, s, c, round(score, 4), cspan))
         return JurisdictionResult(district, street, community, span, ev.method, round(ev.confidence, 4), candidates)
 
-    # -- units ----------------------------------------------------------------------------------
-    def _units(self, item, juris: JurisdictionResult) -> UnitsResult:
-        if item is None:
-            return UnitsResult(rule="no category")
-        district_code = juris.district.code if juris.district else None
-        street_code = juris.street.code if juris.street else None
-        duty = item.duty
-
-        def resolve(spec: str) -> UnitRef | None:
-            if self.units.has_unit(spec):
-                unit = self.units.get(spec)
-            else:
-                unit_type = spec
-                if unit_type == "street_office" and self.settings.territorial_dispatch == "district_subcentre":
-                    unit_type = "district_subcentre"
-                unit = self.units.resolve(unit_type, district_code=district_code, street_code=street_code)
-                if unit is None and unit_type == "street_office" and district_code:
-                    # No street known: the district's 12345 sub-centre passes it on.
-                    unit = self.units.resolve("district_subcentre", district_code=district_code)
-            return UnitRef(unit.id, unit.name) if unit is not None else None
-
-        if duty in ("emergency_transfer", "out_of_scope"):
-            return UnitsResult(rule=duty)
-        specs = list(item.unit_ids) or ([item.unit_type] if item.unit_type else [])
-        primary = None
-        for spec in specs:
-            primary = resolve(spec)
-            if primary is not None:
-                break
-        cooperating = [u for u in (resolve(s) for s in item.cooperating) if u is not None and u != primary]
-        rule = f"{duty}: {' / '.join(specs) or 'none'}"
-        confidence = 1.0 if primary is not None else 0.0
-        return UnitsResult(primary, cooperating, rule, confidence)
-
     # -- the decision ---------------------------------------------------------------------------
     def decide(self, doc) -> DispatchDecision:
         flags = list(doc.flags)
@@ -165,7 +131,7 @@ class Router:
         category = self._category(dist)
         item = self.catalog.get(category.code) if category.code else None
         juris = self._jurisdiction(doc)
-        units = self._units(item, juris)
+        units = assign_units(item, juris, self.units, self.settings.territorial_dispatch)
         level = item.response_level if item is not None else None
         rules = doc.evidence.get("rules")
         route = "dispatch"

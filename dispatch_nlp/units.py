@@ -228,7 +228,7 @@ def _read_units(path: Path, gazetteer=None) -> tuple[list[Unit], list[str]]:
             seen.append(cur.id)
             cur = by_id.get(cur.parent)
         if cur is not None and cur.id in seen:
-            cycle = seen[seen.index(cur.id):]
+            cycle = seen[seen.index(cur.id) :]
             if not reported.intersection(cycle):
                 reported.update(cycle)
                 problems.append(

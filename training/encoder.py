@@ -322,11 +322,11 @@ def normalizer_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
             encoding="utf-8",
         )
         corpus = Path(tmp) / "corpus.txt"  # the trainer needs some input; the model is thrown away
-        corpus.write_text("\n".join(f"abc def ghi {i}" for i in range(50)), encoding="utf-8")
+        corpus.write_text("\n".join(f"the quick brown fox jumps {i}" for i in range(50)), encoding="utf-8")
         model = io.BytesIO()
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_writer=model, vocab_size=30, normalization_rule_tsv=str(rules),
-            minloglevel=2, num_threads=1,
+            input=str(corpus), model_writer=model, vocab_size=60, hard_vocab_limit=False,
+            normalization_rule_tsv=str(rules), minloglevel=2, num_threads=1,
         )
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(model.getvalue())

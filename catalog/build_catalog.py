@@ -877,8 +877,7 @@ def parse_tables(text: str = TABLES) -> list[dict]:
             fields = _parse_tokens(parts[1] if len(parts) > 1 else "", where)
             if len(parts) > 2:
                 fields.update(_parse_extra(parts[2], where))
-            l2 = {"code": f"{l1['code']}{len(l1['children']) + 1:02d}", "name": parts[0], "set": fields,
-                  "children": []}
+            l2 = {"code": f"{l1['code']}{len(l1['children']) + 1:02d}", "name": parts[0], "set": fields, "children": []}
             l1["children"].append(l2)
         elif line.startswith("# "):
             parts = [p.strip() for p in line[2:].split("|")]
@@ -938,8 +937,12 @@ def _defaults(fields: dict) -> dict:
 def _leaf(node: dict, chain: list[dict]) -> dict:
     eff = _resolve(chain)
     unit_type, unit_ids = eff.get("unit", (None, ()))
-    out: dict = {"code": node["code"], "name": node["name"], "response_level": eff["response_level"],
-                 "duty": eff["duty"]}
+    out: dict = {
+        "code": node["code"],
+        "name": node["name"],
+        "response_level": eff["response_level"],
+        "duty": eff["duty"],
+    }
     if unit_ids:
         out["unit_ids"] = list(unit_ids)
     else:
@@ -1000,7 +1003,8 @@ def build() -> dict:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data) -> bool:  # shared defaults are written out in full, never as &anchors
+        return True
 
 
 def _str_presenter(dumper: yaml.SafeDumper, value: str):
@@ -1017,8 +1021,7 @@ HEADER = (
 
 
 def render() -> str:
-    body = yaml.dump(build(), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000,
-                     default_flow_style=None)
+    body = yaml.dump(build(), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=None)
     return HEADER + body
 
 

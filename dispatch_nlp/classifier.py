@@ -49,7 +49,7 @@ class ClassifierStage(BaseComponent):
         if not members:
             raise ModelError(f"{model_dir}: the classifier section names no member (linear, encoder)")
         weights = {m: float(config.get("weights", {}).get(m, 1.0)) for m in members}
-        unknown = [c for m in members.values() for c in m.classes("leaf") if catalog.get(c) is None]
+        unknown = [c for m in members.values() for c in m.classes("leaf") if c not in catalog]
         if unknown:
             raise ModelError(f"{model_dir}: the model predicts {len(unknown)} categories that are not in catalog "
                              f"{catalog.version} (e.g. {', '.join(unknown[:5])}); load it with the catalog it was trained on")

@@ -196,9 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list:
-    from . import cli_catalog
+    from . import cli_catalog, cli_model, cli_corpus
 
-    return [cli_catalog]
+    return [cli_catalog, cli_model, cli_corpus]
 
 
 _COMMAND_MODULES: list = []

@@ -97,6 +97,15 @@ def read_config(model_dir: Path) -> dict[str, Any]:
     return config
 
 
+def build_segmenter(catalog, gazetteer, engine: str = "rjieba"):
+    """The segmenter with the user dictionary every path uses: catalog keywords and place names."""
+    from .segment import Segmenter
+
+    user_words = {kw for item in catalog.leaves() for kw in item.keywords}
+    user_words |= {s for s, _, kind in gazetteer.surfaces() if len(s) >= 2 and kind != "short"}
+    return Segmenter(user_words, engine=engine)
+
+
 class Dispatcher:
     """Routes work orders. Build it with ``Dispatcher.load(model_dir)``; it is safe to share between threads."""
 
@@ -127,7 +136,6 @@ class Dispatcher:
         from .gazetteer import Gazetteer
         from .jurisdiction import build_jurisdiction_stage
         from .rules import RulesStage
-        from .segment import Segmenter
         from .units import UnitsRegistry
 
         t0 = time.perf_counter()
@@ -143,10 +151,7 @@ class Dispatcher:
             user_places=user_places,
         )
         norm_cfg = config.get("normalize", {})
-        seg_cfg = config.get("segment", {})
-        user_words = {kw for item in catalog.leaves() for kw in item.keywords}
-        user_words |= {s for s, _, kind in gazetteer.surfaces() if len(s) >= 2 and kind != "short"}
-        segmenter = Segmenter(user_words, engine=seg_cfg.get("engine", "rjieba"))
+        segmenter = build_segmenter(catalog, gazetteer, config.get("segment", {}).get("engine", "rjieba"))
         stages = [
             NormalizeStage(
                 cut_trails=norm_cfg.get("cut_trails", False) if cut_trails is None else cut_trails,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .assign import assign_units
 from .types import (
     AppealType,
@@ -35,11 +37,22 @@ class RouteSettings:
     rules_weight: float = 0.35
     top_k: int = 5
     territorial_dispatch: str = "street"  # street | district_subcentre
+    # Isotonic map from the fused top-1 probability to the probability of being right (fitted on dev).
+    calibration_x: tuple[float, ...] = ()
+    calibration_y: tuple[float, ...] = ()
+
+    def calibrate(self, p: float) -> float:
+        if not self.calibration_x:
+            return p
+        return float(np.interp(p, self.calibration_x, self.calibration_y))
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "RouteSettings":
         data = dict(data or {})
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for k in ("calibration_x", "calibration_y"):
+            if k in known:
+                known[k] = tuple(float(v) for v in known[k])
         return cls(**known)
 
 
@@ -75,7 +88,8 @@ class Router:
         ranked = sorted(dist.items(), key=lambda kv: -kv[1])
         top = [Scored(c, list(self.catalog.get(c).path), round(p, 4)) for c, p in ranked[: self.settings.top_k]]
         code, p = ranked[0]
-        return CategoryResult(code=code, path=list(self.catalog.get(code).path), confidence=round(p, 4), top_k=top)
+        confidence = self.settings.calibrate(p)
+        return CategoryResult(code=code, path=list(self.catalog.get(code).path), confidence=round(confidence, 4), top_k=top)
 
     # -- appeal type ----------------------------------------------------------------------------
     @staticmethod

@@ -36,6 +36,11 @@ GENERIC_EMERGENCY: dict[str, tuple[str, ...]] = {
 }
 
 
+# The score of "none of the matched leaves": one rare keyword scores about 4-7, so it alone reaches
+# roughly 0.9-0.99; a short common one stays well below.
+NULL_SCORE = 2.0
+
+
 @dataclass
 class Match:
     phrase: str
@@ -53,13 +58,15 @@ class RulesEvidence:
     exclusion: tuple[str, Match] | None = None  # (reason, match)
     appeal: dict[str, float] = field(default_factory=dict)
 
-    def distribution(self, temperature: float = 1.0) -> dict[str, float]:
-        """Scores turned into probabilities over the matched leaves (softmax)."""
+    def distribution(self, temperature: float = 1.0, null_score: float = NULL_SCORE) -> dict[str, float]:
+        """Scores turned into probabilities over the matched leaves (softmax). A pseudo-leaf "none of
+        these" with ``null_score`` takes its share, so one weak keyword is not a certainty; the
+        returned values then sum to less than one."""
         if not self.scores:
             return {}
-        top = max(self.scores.values())
+        top = max(max(self.scores.values()), null_score)
         exp = {c: math.exp((s - top) / temperature) for c, s in self.scores.items()}
-        total = sum(exp.values())
+        total = sum(exp.values()) + math.exp((null_score - top) / temperature)
         return {c: v / total for c, v in exp.items()}
 
 

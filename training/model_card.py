@@ -1,0 +1,53 @@
+"""The model card: what a hotline centre's engineers need to know about a model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _fmt(v) -> str:
+    return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note: str | None = None,
+                     latency: dict | None = None) -> Path:
+    data = metrics.get("data", {})
+    lines = [
+        f"# Model card: dispatch_nlp {metrics.get('model_version')}",
+        "",
+        f"- Catalog: {config.get('resources', {}).get('catalog')} (version {metrics.get('catalog_version')})",
+        f"- Created: {config.get('created')}",
+        f"- Members: {', '.join(config.get('classifier', {}).keys() - {'weights'})}; "
+        f"weights {config.get('classifier', {}).get('weights')}; rules weight {config.get('route', {}).get('rules_weight')}",
+        f"- Automatic dispatch threshold: {config.get('route', {}).get('auto_threshold')} "
+        f"(target precision {metrics.get('fusion', {}).get('target_precision')} on dev, dev coverage "
+        f"{metrics.get('fusion', {}).get('dev_auto_coverage')})",
+        "",
+        "## Data",
+        data_note or f"Trained on `{data.get('table')}`.",
+        "",
+        f"- Rows read {data.get('rows')}, unreadable {data.get('bad_rows')}, empty {data.get('empty')}, "
+        f"exact duplicates dropped {data.get('exact_duplicates')}, near duplicates dropped from dev/test "
+        f"{data.get('near_duplicates_dropped')}, handling trails cut {data.get('trails_cut')}.",
+        f"- Split: {data.get('split_method')}: train {data.get('train')}, dev {data.get('dev')}, test {data.get('test')}.",
+        "",
+        "## Test metrics (per head)",
+        "",
+        "| head | n | accuracy | macro-F1 | ECE | accuracy of the most confident half |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for head, rep in metrics.get("test", {}).items():
+        if head == "routing" or not isinstance(rep, dict) or "accuracy" not in rep:
+            continue
+        lines.append(f"| {head} | {rep.get('n')} | {_fmt(rep.get('accuracy'))} | {_fmt(rep.get('macro_f1'))} | "
+                     f"{_fmt(rep.get('ece'))} | {_fmt(rep.get('accuracy_at_half_coverage'))} |")
+    routing = metrics.get("test", {}).get("routing", {})
+    if routing:
+        lines += ["", f"Routed automatically: {_fmt(routing.get('auto_dispatch_share'))} of test orders, with category "
+                      f"accuracy {_fmt(routing.get('auto_dispatch_category_accuracy'))} among them. Routes: {routing.get('routes')}."]
+    if latency:
+        lines += ["", "## Latency", "", *(f"- {k}: {v}" for k, v in latency.items())]
+    lines += ["", "## Timings", "", *(f"- {k}: {v}" for k, v in metrics.get("timings", {}).items()), ""]
+    path = model_dir / "MODEL_CARD.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

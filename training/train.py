@@ -1,0 +1,298 @@
+"""``dispatch-nlp train``: from a labeled table to a model directory.
+
+    train(table, spec, TrainOptions(output=...)) -> metrics dict
+
+Steps: load the catalog (or build it from the labels), read and clean the table (``training.data``),
+fit the members (the character n-gram linear member always; the encoder member when an encoder is
+given), fit the fusion on the dev split (member weights, the weight of the catalog rules, an isotonic
+calibration of the fused confidence, and the automatic-dispatch threshold that reaches the target
+precision), fit the learned jurisdiction and unit parts when those columns exist, write the model
+directory (config, members, label maps, metrics, model card, checksums) and evaluate it on the test
+split through the same ``Dispatcher`` users load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dispatch_nlp.errors import InputError
+from dispatch_nlp.tables import ColumnSpec
+
+from .data import Example, load_examples
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    output: Path
+    catalog: Path | None = None
+    catalog_from_labels: bool = False
+    encoding: str | None = None
+    split_col: str | None = None
+    dev_ratio: float = 0.1
+    test_ratio: float = 0.1
+    seed: int = 13
+    target_precision: float = 0.97
+    encoder: str | None = None  # a local transformers checkpoint; None: the linear member alone
+    student_layers: int = 4
+    epochs: float = 2.0
+    max_len: int = 160
+    batch_size: int = 32
+    device: str = "cpu"
+    max_rows: int | None = None
+    max_features: int = 120_000
+    max_nnz: int = 1_500_000
+    model_version: str | None = None
+    progress: bool = True
+
+
+def _leaf_probs_matrix(stage, texts: list[str], leaves: list[str]) -> dict[str, np.ndarray]:
+    """Per member, probabilities over ``leaves`` (columns in that order)."""
+    index = {c: i for i, c in enumerate(leaves)}
+    out = {}
+    for name, member in stage.members.items():
+        p = member.probs(texts, ["leaf"])["leaf"]
+        full = np.zeros((len(texts), len(leaves)))
+        cols = [index[c] for c in member.classes("leaf")]
+        full[:, cols] = p
+        out[name] = full
+    return out
+
+
+def _rules_matrix(rules_stage, segmenter, texts: list[str], leaves: list[str]) -> np.ndarray:
+    from dispatch_nlp.pipeline import Doc
+    from dispatch_nlp.types import WorkOrder
+
+    index = {c: i for i, c in enumerate(leaves)}
+    m = np.zeros((len(texts), len(leaves)))
+    for i, text in enumerate(texts):
+        doc = Doc.from_order(WorkOrder(text=text))
+        doc.tokens = segmenter.tokenize(text)
+        rules_stage(doc)
+        for code, p in doc.evidence["rules"].distribution().items():
+            if code in index:
+                m[i, index[code]] = p
+    return m
+
+
+def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.ndarray,
+               target_precision: float) -> dict:
+    """Member weights and rules weight by dev accuracy (then log-likelihood), isotonic calibration of
+    the fused top-1 probability, and the least threshold whose dev precision reaches the target."""
+    from sklearn.isotonic import IsotonicRegression
+
+    names = sorted(member_p)
+    grids = [dict(zip(names, w)) for w in _weight_grid(len(names))]
+    has_rules = rules_p.sum(axis=1) > 0
+    best = None
+    for weights in grids:
+        model = sum(weights[n] * member_p[n] for n in names) / max(sum(weights.values()), 1e-9)
+        for rw in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5):
+            fused = np.where(has_rules[:, None], (1 - rw) * model + rw * rules_p, model)
+            pred = fused.argmax(1)
+            acc = float((pred == gold).mean())
+            nll = float(-np.mean(np.log(np.clip(fused[np.arange(len(gold)), gold], 1e-9, None))))
+            key = (round(acc, 4), -nll)
+            if best is None or key > best[0]:
+                best = (key, weights, rw, fused)
+    (acc, _), weights, rw, fused = best
+    top = fused.max(1)
+    correct = (fused.argmax(1) == gold).astype(float)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(top, correct)
+    xs = np.linspace(0, 1, 41)
+    ys = np.maximum.accumulate(iso.predict(xs))
+    calibrated = np.interp(top, xs, ys)
+    threshold = 1.01
+    for t in np.unique(np.round(calibrated, 4))[::-1]:
+        mask = calibrated >= t
+        if correct[mask].mean() >= target_precision:
+            threshold = float(t)
+        else:
+            break
+    coverage = float((calibrated >= threshold).mean())
+    return {"weights": weights, "rules_weight": rw, "dev_accuracy": acc, "calibration_x": xs.round(4).tolist(),
+            "calibration_y": ys.round(4).tolist(), "auto_threshold": round(threshold, 4),
+            "dev_auto_coverage": round(coverage, 4), "target_precision": target_precision}
+
+
+def _weight_grid(n: int) -> list[tuple[float, ...]]:
+    if n == 1:
+        return [(1.0,)]
+    steps = [i / 4 for i in range(5)]
+    return [(a, 1 - a) for a in steps]
+
+
+def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
+    from dispatch_nlp.catalog import Catalog
+
+    if opts.catalog_from_labels:
+        from .label_catalog import catalog_from_labels
+
+        return catalog_from_labels(examples_labels)
+    return Catalog.load(opts.catalog) if opts.catalog else Catalog.load()
+
+
+def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
+    from dispatch_nlp.dispatcher import Dispatcher, build_segmenter, write_checksums
+    from dispatch_nlp.evaluate import evaluate_examples
+    from dispatch_nlp.gazetteer import Gazetteer
+    from dispatch_nlp.rules import RulesStage
+
+    from .linear import fit_linear
+    from .model_card import write_model_card
+
+    t_start = time.perf_counter()
+    if not spec.has_category:
+        raise InputError("training needs the category: give --category-cols a,b,c or --category-col C")
+    gazetteer = Gazetteer.load()
+    label_paths: list[tuple[str, ...]] = []
+    if opts.catalog_from_labels:
+        from dispatch_nlp.tables import read_labeled
+
+        label_paths = sorted({r.category for r in read_labeled(table, spec, encoding=opts.encoding)
+                              if not isinstance(r, InputError) and r.category})
+    catalog = _catalog_for(opts, label_paths)
+    examples, report = load_examples(table, spec, catalog, gazetteer, split_col=opts.split_col,
+                                     dev_ratio=opts.dev_ratio, test_ratio=opts.test_ratio, seed=opts.seed,
+                                     encoding=opts.encoding, max_rows=opts.max_rows, progress=opts.progress)
+    if report.unknown_categories:
+        shown = "; ".join(f"{k} ({v} rows)" for k, v in report.unknown_categories.most_common(20))
+        raise InputError(f"{table}: {len(report.unknown_categories)} category label(s) are not in catalog "
+                         f"{catalog.version}: {shown}. Fix the labels, pass the right --catalog, or use "
+                         "--catalog-from-labels to let the labels define the catalog.")
+    labeled = [e for e in examples if e.leaf]
+    train_ex = [e for e in labeled if e.split == "train"]
+    dev_ex = [e for e in labeled if e.split == "dev"] or train_ex[: max(1, len(train_ex) // 10)]
+    test_ex = [e for e in labeled if e.split == "test"]
+    if len({e.leaf for e in train_ex}) < 2:
+        raise InputError(f"{table}: training needs at least two categories with examples in the training split")
+    log.info("examples: train %d, dev %d, test %d", len(train_ex), len(dev_ex), len(test_ex))
+
+    out = Path(opts.output)
+    staging = out.with_name(out.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+
+    # -- members ------------------------------------------------------------------------------------
+    timings = {}
+    t0 = time.perf_counter()
+    heads = {"leaf": [e.leaf for e in train_ex]}
+    dev_heads = {"leaf": [e.leaf for e in dev_ex]}
+    if any(e.appeal for e in train_ex):
+        heads["appeal"] = [e.appeal or "其他" for e in train_ex]
+        dev_heads["appeal"] = [e.appeal or "其他" for e in dev_ex]
+    linear = fit_linear([e.text for e in train_ex], heads, [e.text for e in dev_ex], dev_heads,
+                        max_features=opts.max_features, max_nnz=opts.max_nnz)
+    linear.save(staging / "linear.npz")
+    timings["linear_s"] = round(time.perf_counter() - t0, 1)
+    classifier_cfg: dict = {"linear": "linear.npz"}
+    if opts.encoder:
+        from .encoder_train import fit_encoder_member
+
+        t0 = time.perf_counter()
+        classifier_cfg["encoder"] = fit_encoder_member(opts, train_ex, dev_ex, heads, staging)
+        timings["encoder_s"] = round(time.perf_counter() - t0, 1)
+
+    # -- fusion on dev --------------------------------------------------------------------------------
+    from dispatch_nlp.classifier import ClassifierStage
+
+    stage = ClassifierStage.load(staging, {**classifier_cfg, "weights": {}}, catalog)
+    leaves = sorted({c for m in stage.members.values() for c in m.classes("leaf")})
+    index = {c: i for i, c in enumerate(leaves)}
+    dev_known = [e for e in dev_ex if e.leaf in index]
+    dev_texts = [e.text for e in dev_known]
+    member_p = _leaf_probs_matrix(stage, dev_texts, leaves)
+    segmenter = build_segmenter(catalog, gazetteer)
+    rules_p = _rules_matrix(RulesStage(catalog), segmenter, dev_texts, leaves)
+    fusion = fit_fusion(member_p, rules_p, np.array([index[e.leaf] for e in dev_known]), opts.target_precision)
+    classifier_cfg["weights"] = fusion["weights"]
+
+    # -- learned jurisdiction and units -----------------------------------------------------------
+    extra_cfg: dict = {}
+    if any(e.district for e in train_ex):
+        try:
+            from .jurisdiction import fit_jurisdiction
+        except ImportError:
+            fit_jurisdiction = None
+        if fit_jurisdiction is not None:
+            t0 = time.perf_counter()
+            extra_cfg["jurisdiction"] = fit_jurisdiction(
+                [(e.text, e.district, e.street) for e in train_ex], [(e.text, e.district, e.street) for e in dev_ex],
+                gazetteer, staging)
+            timings["jurisdiction_s"] = round(time.perf_counter() - t0, 1)
+    if any(e.unit for e in train_ex):
+        try:
+            from .jurisdiction import fit_units
+        except ImportError:
+            fit_units = None
+        if fit_units is not None:
+            extra_cfg["units"] = fit_units(
+                [(e.text, e.leaf, e.district, e.street, e.unit) for e in train_ex],
+                [(e.text, e.leaf, e.district, e.street, e.unit) for e in dev_ex], staging)
+
+    # -- the model directory ------------------------------------------------------------------------
+    version = opts.model_version or dt.datetime.now(dt.UTC).strftime("%Y.%m.%d-%H%M")
+    if opts.catalog_from_labels:
+        catalog.save(staging / "catalog.yaml")
+        catalog_ref = "catalog.yaml"
+    elif opts.catalog:
+        shutil.copy(opts.catalog, staging / Path(opts.catalog).name)
+        catalog_ref = Path(opts.catalog).name
+    else:
+        catalog_ref = "catalog:beijing-12345.yaml"
+    config = {
+        "format_version": 1,
+        "model_version": version,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "catalog_version": catalog.version,
+        "resources": {"catalog": catalog_ref, "gazetteer": "catalog:gazetteer-beijing.tsv",
+                      "places": "catalog:places-beijing.tsv", "units": "catalog:units-beijing.tsv"},
+        "normalize": {"cut_trails": False, "max_chars": 5000},
+        "segment": {"engine": "rjieba"},
+        "classifier": classifier_cfg,
+        "route": {"rules_weight": fusion["rules_weight"], "auto_threshold": fusion["auto_threshold"],
+                  "calibration_x": fusion["calibration_x"], "calibration_y": fusion["calibration_y"]},
+        **extra_cfg,
+    }
+    (staging / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    labels = {"leaf": leaves, "appeal": linear.classes("appeal") if "appeal" in linear.heads else []}
+    (staging / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_checksums(staging)
+
+    # -- evaluate on test through the real Dispatcher -----------------------------------------------
+    dispatcher = Dispatcher.load(staging)
+    test_metrics = evaluate_examples(dispatcher, test_ex or dev_ex)
+    timings["total_s"] = round(time.perf_counter() - t_start, 1)
+    metrics = {
+        "model_version": version,
+        "catalog_version": catalog.version,
+        "data": {**report.to_dict(), "train": len(train_ex), "dev": len(dev_ex), "test": len(test_ex),
+                 "table": Path(table).name},
+        "fusion": {k: v for k, v in fusion.items() if not k.startswith("calibration")},
+        "test": test_metrics,
+        "timings": timings,
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
+    }
+    (staging / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_model_card(staging, metrics, config)
+    write_checksums(staging)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return metrics
+
+
+def examples_summary(examples: list[Example]) -> dict:
+    from collections import Counter
+
+    return dict(Counter(e.split for e in examples))

@@ -161,6 +161,6 @@ def make_sets(gazetteer, seed: int = 7, n_history: int = 8000, n_dev: int = 1000
     places = invent_places(gazetteer, seed)
     rng = random.Random(seed + 1)
     history = make_rows(gazetteer, places, n_history, rng, history=True)
-    dev = make_rows(gazetteer, places, n_dev, rng, history=True)
+    dev = make_rows(gazetteer, places, n_dev, rng, history=False)  # held out: unseen places occur
     test = make_rows(gazetteer, places, n_test, rng, history=False)
     return history, dev, test, places

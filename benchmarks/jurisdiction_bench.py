@@ -81,7 +81,7 @@ def evaluate(stage, docs, rows) -> dict:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-test", type=int, default=2000)
-    ap.add_argument("--n-history", type=int, default=8000)
+    ap.add_argument("--n-history", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     from training.jurisdiction import fit_jurisdiction

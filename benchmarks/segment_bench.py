@@ -14,7 +14,6 @@ import statistics
 import time
 
 from dispatch_nlp.catalog import Catalog
-
 from dispatch_nlp.gazetteer import Gazetteer
 from dispatch_nlp.normalize import Normalizer
 from dispatch_nlp.pii import PiiMasker

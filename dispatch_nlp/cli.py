@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list:
-    from . import cli_catalog, cli_model, cli_corpus
+    from . import cli_catalog, cli_corpus, cli_model
 
     return [cli_catalog, cli_model, cli_corpus]
 

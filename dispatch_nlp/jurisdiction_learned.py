@@ -68,8 +68,8 @@ class LearnedEvidence:
 class LearnedJurisdiction:
     """Learned place strings → districts and streets, with smoothing toward the prior."""
 
-    def __init__(self, *, grams, d_idx, d_cnt, d_tot, s_idx, s_cnt, s_tot, strength, districts, streets,
-                 d_prior, s_prior, alpha: float = 1.0, version: int = FORMAT):
+    def __init__(self, *, grams, d_idx, d_cnt, d_tot, s_idx, s_cnt, s_tot, strength, s_strength, districts,
+                 streets, d_prior, s_prior, alpha: float = 1.0, version: int = FORMAT):
         self.grams = [str(g) for g in grams]
         self.d_idx = np.asarray(d_idx, dtype=np.int32)
         self.d_cnt = np.asarray(d_cnt, dtype=np.float64)
@@ -77,7 +77,8 @@ class LearnedJurisdiction:
         self.s_idx = np.asarray(s_idx, dtype=np.int32)
         self.s_cnt = np.asarray(s_cnt, dtype=np.float64)
         self.s_tot = np.asarray(s_tot, dtype=np.float64)
-        self.strength = np.asarray(strength, dtype=np.float64)
+        self.strength = np.asarray(strength, dtype=np.float64)  # as district evidence
+        self.s_strength = np.asarray(s_strength, dtype=np.float64)  # as street evidence
         self.districts = [str(c) for c in districts]
         self.streets = [str(c) for c in streets]
         self.d_prior = np.asarray(d_prior, dtype=np.float64)
@@ -97,7 +98,7 @@ class LearnedJurisdiction:
             path, format=np.array([FORMAT]), grams=np.array(self.grams, dtype=f"<U{GRAM_MAX}"),
             d_idx=self.d_idx.astype(np.int16), d_cnt=self.d_cnt.astype(np.float32), d_tot=self.d_tot.astype(np.float32),
             s_idx=self.s_idx.astype(np.int16), s_cnt=self.s_cnt.astype(np.float32), s_tot=self.s_tot.astype(np.float32),
-            strength=self.strength.astype(np.float32), districts=np.array(self.districts),
+            strength=self.strength.astype(np.float32), s_strength=self.s_strength.astype(np.float32), districts=np.array(self.districts),
             streets=np.array(self.streets), d_prior=self.d_prior, s_prior=self.s_prior,
             alpha=np.array([self.alpha]),
         )
@@ -120,16 +121,19 @@ class LearnedJurisdiction:
         return cls(**arrays, alpha=alpha)
 
     # -- prediction ---------------------------------------------------------------------------
-    def select(self, text: str) -> list[tuple[int, int, int]]:
-        """``(start, end, gram index)`` of the strongest non-overlapping grams in the text."""
+    def select(self, text: str, strength=None) -> list[tuple[int, int, int]]:
+        """``(start, end, gram index)`` of the strongest non-overlapping grams in the text (strength:
+        one per gram; the district strength by default)."""
         if not self.grams:
             return []
+        strength = self.strength if strength is None else strength
         found = []
         for offset, run in gram_runs(text):
             for end_idx, gi in self.automaton.iter(run):
                 g = self.grams[gi]
                 s = offset + end_idx - len(g) + 1
-                found.append((self.strength[gi], len(g), s, s + len(g), gi))
+                if strength[gi] > 0:
+                    found.append((strength[gi], len(g), s, s + len(g), gi))
         found.sort(key=lambda f: (-f[0], -f[1], f[2]))
         taken: list[tuple[int, int, int]] = []
         for _, _, s, e, gi in found:
@@ -154,14 +158,18 @@ class LearnedJurisdiction:
     def predict(self, text: str) -> LearnedEvidence:
         d = self.log_d_prior.copy()
         s = self.log_s_prior.copy()
-        taken = self.select(text)
-        for _, _, gi in taken:
+        # District and street evidence each from their own strongest grams: a gram pure for a
+        # district ("朝阳") is not what decides the street ("东湖街道").
+        taken_d = self.select(text, self.strength)
+        taken_s = self.select(text, self.s_strength)
+        for _, _, gi in taken_d:
             self._add(d, self.log_d_prior, self.d_prior, self.d_idx[gi], self.d_cnt[gi], self.d_tot[gi])
+        for _, _, gi in taken_s:
             self._add(s, self.log_s_prior, self.s_prior, self.s_idx[gi], self.s_cnt[gi], self.s_tot[gi])
         d -= _logsumexp(d)
         s -= _logsumexp(s)
-        informative = bool(taken) and float(d.max() - self.log_d_prior.max()) > np.log(2.0)
-        spans = [(st, en, self.grams[gi]) for st, en, gi in taken]
+        informative = bool(taken_d) and float(d.max() - self.log_d_prior.max()) > np.log(2.0)
+        spans = [(st, en, self.grams[gi]) for st, en, gi in (taken_s or taken_d)]
         return LearnedEvidence(d, s, spans, informative)
 
     def __len__(self) -> int:

@@ -64,27 +64,31 @@ def _opencc():
     return _cc
 
 
+_nfkc_cache: dict[str, str] = {}
+
+
+def _nfkc_char(ch: str) -> str:
+    out = _nfkc_cache.get(ch)
+    if out is None:
+        out = _nfkc_cache[ch] = unicodedata.normalize("NFKC", ch)
+    return out
+
+
 def _nfkc(m: Mapped) -> Mapped:
-    # Per grapheme-ish cluster (a starter and its combining marks) so offsets stay exact; a final
-    # whole-string pass catches the rare compositions across clusters (Hangul jamo).
-    out: list[str] = []
-    offs: list[int] = []
     text = m.text
-    i = 0
-    n = len(text)
-    while i < n:
-        j = i + 1
-        while j < n and unicodedata.combining(text[j]):
-            j += 1
-        piece = unicodedata.normalize("NFKC", text[i:j])
-        out.append(piece)
-        offs.extend([m.offsets[i]] * len(piece))
-        i = j
-    result = "".join(out)
-    whole = unicodedata.normalize("NFKC", result)
-    if whole != result:
-        return _realign(whole, result, offs)
-    return Mapped(result, offs)
+    if unicodedata.is_normalized("NFKC", text):
+        return m
+    pieces = list(map(_nfkc_char, text))
+    result = "".join(pieces)
+    if len(result) == len(text):
+        offs = m.offsets
+    else:
+        offs = [off for piece, off in zip(pieces, m.offsets) for _ in piece]
+    # Per character is exact for almost all text; composition across characters (a base and its
+    # combining mark, Hangul jamo) needs the whole-string form, with best-effort offsets.
+    if unicodedata.is_normalized("NFKC", result):
+        return Mapped(result, offs)
+    return _realign(unicodedata.normalize("NFKC", result), result, offs)
 
 
 def _realign(new: str, old: str, old_offsets: list[int]) -> Mapped:
@@ -117,32 +121,35 @@ def _t2s(m: Mapped) -> Mapped:
     return Mapped("".join(out), offs)
 
 
+_WS_RUN = re.compile(r"\s+")
+_LINE_BREAKS = set("\n\r\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85")
+
+
 def _clean_controls_and_spaces(m: Mapped) -> Mapped:
+    text, offs = m.text, m.offsets
+    if not text.isprintable():
+        # Control, format, surrogate and private-use characters go; whitespace is handled below.
+        keep = [ch.isprintable() or ch.isspace() for ch in text]
+        if not all(keep):
+            text = "".join(ch for ch, k in zip(text, keep) if k)
+            offs = [o for o, k in zip(offs, keep) if k]
+    if " " not in text and not any(ch.isspace() for ch in text if ch != " " and not ch.isprintable()):
+        return Mapped(text, offs)
     out: list[str] = []
-    offs: list[int] = []
-    pending_space: str | None = None
-    pending_off = 0
-    for ch, off in zip(m.text, m.offsets):
-        if ch in "\r\n\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85":
-            if pending_space != "\n":
-                pending_off = off if pending_space is None else pending_off
-            pending_space = "\n"
-            continue
-        cat = unicodedata.category(ch)
-        if ch.isspace() or cat == "Zs":
-            if pending_space is None:
-                pending_space, pending_off = " ", off
-            continue
-        if cat in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            continue
-        if pending_space is not None:
-            if out:  # no leading whitespace
-                out.append(pending_space)
-                offs.append(pending_off)
-            pending_space = None
-        out.append(ch)
-        offs.append(off)
-    return Mapped("".join(out), offs)
+    out_offs: list[int] = []
+    pos = 0
+    for run in _WS_RUN.finditer(text):
+        s, e = run.span()
+        out.append(text[pos:s])
+        out_offs.extend(offs[pos:s])
+        if s > 0 and e < len(text):  # no leading or trailing whitespace
+            sep = "\n" if any(ch in _LINE_BREAKS for ch in run.group()) else " "
+            out.append(sep)
+            out_offs.append(offs[s])
+        pos = e
+    out.append(text[pos:])
+    out_offs.extend(offs[pos:])
+    return Mapped("".join(out), out_offs)
 
 
 def cut_trail(m: Mapped) -> tuple[Mapped, bool]:

@@ -122,17 +122,24 @@ class Router:
         return district, street, community
 
     def _jurisdiction(self, doc) -> JurisdictionResult:
+        """The decision's jurisdiction from the stage's evidence.  An abstention (no code) keeps its
+        candidates so a reviewer sees them; a place's own unit (经开区 → district_subcentre@bda) rides
+        along as ``unit_override`` for ``assign_units`` (not part of the JSON)."""
         ev = doc.evidence.get("jurisdiction")
-        if ev is None or ev.code is None:
+        if ev is None:
             return JurisdictionResult(method="none")
-        district, street, community = self._chain_refs(ev.code)
-        span = doc.evidence_span(ev.mention.start, ev.mention.end) if ev.mention is not None else None
         candidates = []
         for code, score, mention in ev.candidates:
             d, s, c = self._chain_refs(code)
             cspan = doc.evidence_span(mention.start, mention.end) if mention is not None and ev.method != "caller" else None
             candidates.append(JurisdictionCandidate(d, s, c, round(score, 4), cspan))
-        return JurisdictionResult(district, street, community, span, ev.method, round(ev.confidence, 4), candidates)
+        if ev.code is None:
+            return JurisdictionResult(method="none", confidence=round(ev.confidence, 4), candidates=candidates)
+        district, street, community = self._chain_refs(ev.code)
+        span = doc.evidence_span(ev.mention.start, ev.mention.end) if ev.mention is not None else None
+        result = JurisdictionResult(district, street, community, span, ev.method, round(ev.confidence, 4), candidates)
+        result.unit_override = getattr(ev, "unit", None)
+        return result
 
     # -- the decision ---------------------------------------------------------------------------
     def decide(self, doc) -> DispatchDecision:
@@ -168,6 +175,12 @@ class Router:
         elif item is not None and item.duty == "out_of_scope":
             route = "out_of_scope"
             explanation.append(f"事项“{item.name}”不属于热线派单范围")
+        elif getattr(doc.evidence.get("jurisdiction"), "return_to_district", False):
+            # The order names a district but the place lies outside every street of it (see
+            # jurisdiction.outside_named_district): back to the district platform, not another unit.
+            route = "return_to_district"
+            named = self.gazetteer.get(doc.evidence["jurisdiction"].outside_district or "")
+            explanation.append(f"问题地点不在{named.name if named else '所述区'}辖区内，退回区级平台")
         if category.code is not None:
             explanation.append(f"分类：{' > '.join(category.path)}（置信度 {category.confidence:.2f}）")
             if rules is not None:
@@ -182,6 +195,10 @@ class Router:
             explanation.append(f"属地：{place}（依据{cue}）")
         else:
             flags.append("no_jurisdiction")
+            if juris.candidates:
+                names = "、".join(" > ".join(r.name for r in (c.district, c.street, c.community) if r is not None)
+                                 for c in juris.candidates[:3])
+                explanation.append(f"属地不明确（候选：{names}），需人工确认")
         confidence = category.confidence
         needs_place = item is not None and item.duty in ("territorial", "district_functional")
         if needs_place:

@@ -503,7 +503,7 @@ class FusedJurisdiction(BaseComponent):
         out.candidates = [(c, s, mention_of.get(c) or (out.mention if c == code else None)) for c, s, _ in cands]
         out.ambiguous = gev_used.ambiguous if not gaz_agrees else ()
         out.confidence = round(conf, 4)
-        if conf < self.abstain_below:
+        if conf < self.abstain_below or not (has_gaz or lev.informative):  # a prior alone never answers
             out.abstained = True
             out.code = None
         else:

@@ -411,11 +411,22 @@ def write_checkpoint(out_dir: Path, config, weights: dict, tokenizer, dtype: str
         str(out_dir / "model.safetensors"),
         metadata={"format": "pt"},
     )
+    os.chmod(out_dir / "model.safetensors", 0o644)  # safetensors writes 0600; the model is meant to be shared
     tokenizer.save(str(out_dir / "tokenizer.json"))
     (out_dir / "tokenizer_config.json").write_text(
         json.dumps(_tokenizer_config(config.max_position_embeddings), indent=2), encoding="utf-8"
     )
     return sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file())
+
+
+def bert_model(config, weights: dict):
+    """An in-memory float32 ``BertModel`` (eval mode) from a state dict of numpy arrays."""
+    import torch
+    from transformers import BertModel
+
+    model = BertModel(config, add_pooling_layer=False)
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in weights.items()}, strict=True)
+    return model.float().eval()
 
 
 def load_encoder(model_dir: str | os.PathLike):

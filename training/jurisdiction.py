@@ -106,8 +106,10 @@ def learn_table(rows, gazetteer) -> LearnedJurisdiction:
         ps_ = top_s[0][1] / s_tot if s_tot else 0.0
         if not (pd_ >= DISTRICT_PURITY or (s_tot >= MIN_DF and ps_ >= STREET_PURITY)):
             continue
-        strength = max(pd_ * math.log1p(d_tot), ps_ * math.log1p(s_tot)) + len(g) * 1e-3
-        entries.append((strength, g, top_d, d_tot, top_s, s_tot))
+        # Strength as evidence: purity times how much history stands behind it (0: not used).
+        st_d = pd_ * math.log1p(d_tot) + len(g) * 1e-3 if pd_ >= DISTRICT_PURITY else 0.0
+        st_s = ps_ * math.log1p(s_tot) + len(g) * 1e-3 if s_tot >= MIN_DF and ps_ >= STREET_PURITY else 0.0
+        entries.append((max(st_d, st_s), g, top_d, d_tot, top_s, s_tot, st_d, st_s))
     entries.sort(key=lambda e: -e[0])
     entries = entries[:MAX_GRAMS]
     n = len(entries)
@@ -118,17 +120,18 @@ def learn_table(rows, gazetteer) -> LearnedJurisdiction:
     d_tot = np.zeros(n)
     s_tot = np.zeros(n)
     strength = np.zeros(n)
+    s_strength = np.zeros(n)
     grams = []
-    for i, (st, g, top_d, dt, top_s, stot) in enumerate(entries):
+    for i, (_, g, top_d, dt, top_s, stot, st_d, st_s) in enumerate(entries):
         grams.append(g[:GRAM_MAX])
         for j, (k, c) in enumerate(top_d):
             d_idx[i, j], d_cnt[i, j] = k, c
         for j, (k, c) in enumerate(top_s):
             s_idx[i, j], s_cnt[i, j] = k, c
-        d_tot[i], s_tot[i], strength[i] = dt, stot, st
+        d_tot[i], s_tot[i], strength[i], s_strength[i] = dt, stot, st_d, st_s
     return LearnedJurisdiction(
         grams=grams, d_idx=d_idx, d_cnt=d_cnt, d_tot=d_tot, s_idx=s_idx, s_cnt=s_cnt, s_tot=s_tot,
-        strength=strength, districts=districts, streets=streets,
+        strength=strength, s_strength=s_strength, districts=districts, streets=streets,
         d_prior=d_prior / d_prior.sum(), s_prior=s_prior / s_prior.sum(), alpha=1.0,
     )
 
@@ -167,7 +170,8 @@ def _fit_weights(feats, d_index, s_index):
 
     best = {}
     for level in ("d", "s"):
-        best[level] = max(((g, lw) for g in grid_g for lw in grid_l), key=lambda w: ll(w, level))
+        # Ties (a dev set with no gazetteer mention says nothing about wg) go to the larger weights.
+        best[level] = max(((g, lw) for g in grid_g for lw in grid_l), key=lambda w: (round(ll(w, level), 6), w))
     return best
 
 
@@ -198,11 +202,11 @@ def fit_jurisdiction(train, dev, gazetteer, out_dir, *, segmenter=None) -> dict:
     return config
 
 
-def _fit_abstention(feats, w, d_index, target: float = 0.95) -> float:
+def _fit_abstention(feats, w, d_index, target: float = 0.97) -> float:
     """The least confidence threshold at which the district answers kept on dev are ``target`` right."""
     wg, wl = w["d"]
     scored = []
-    for gd, gs, ld, ls, d, s in feats:
+    for gd, _gs, ld, _ls, d, _s in feats:
         z = wg * gd + wl * ld
         p = np.exp(z - z.max())
         p /= p.sum()

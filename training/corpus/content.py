@@ -9,7 +9,6 @@ leaf's, so a sentence typical of a sibling item (暖气漏水 under 采暖费) d
 
 from __future__ import annotations
 
-from . import banks
 from .topics import GENERIC, topics_for
 
 
@@ -53,14 +52,6 @@ def build_leaf_banks(leaves) -> dict[str, LeafBank]:
         lb = leaf_bg[leaf.code]
         tops = topics_of[leaf.code]
 
-        def keep(clauses, need_overlap=False):
-            kept = []
-            for c in clauses:
-                own = len(_bigrams(c) & lb)
-                if own >= best(c) and (own > 0 or (not need_overlap and c in neutral_ok)):
-                    kept.append(c)
-            return tuple(dict.fromkeys(kept))
-
         allp = [c for t in tops for c in t.problems]
         alli = [c for t in tops for c in t.impacts]
         allw = [c for t in tops for c in t.wants]
@@ -68,6 +59,15 @@ def build_leaf_banks(leaves) -> dict[str, LeafBank]:
         neutral_ok = {c for t in strong for c in (*t.impacts, *t.wants, *t.questions, *t.titles)}
         allq = [c for t in tops for c in t.questions]
         allt = [c for t in tops for c in t.titles]
+
+        def keep(clauses, need_overlap=False, lb=lb, neutral_ok=neutral_ok):
+            kept = []
+            for c in clauses:
+                own = len(_bigrams(c) & lb)
+                if own >= best(c) and (own > 0 or (not need_overlap and c in neutral_ok)):
+                    kept.append(c)
+            return tuple(dict.fromkeys(kept))
+
         out[leaf.code] = LeafBank(leaf, keep(allp, True), keep(alli), keep(allw), keep(allq), keep(allt), tops)
     return out
 

@@ -125,6 +125,16 @@ class Ctx:
             b.add(rng.choice(banks.MULTI_FRAME), self.problem(fp, lb=self.second, rich=False), "。")
 
 
+def _long(c, b, n=None):
+    """A paragraph of a long letter: background, the problem again in other words, the story so far."""
+    r = c.rng
+    n = n or r.randint(2, 4)
+    bank = [lambda: c.pick(banks.LETTER_BACKGROUND), lambda: c.problem(fp=True, rich=True),
+            lambda: c.pick(banks.LETTER_NARRATIVE), lambda: c.impact(), lambda: c.pick(banks.LETTER_RESPECT)]
+    for f in r.sample(bank, min(n, len(bank))):
+        b.add(f(), "。")
+
+
 def _end(b, ch="。"):
     if not b.endswith("。！？!?\n：:"):
         b.add(ch)
@@ -286,6 +296,8 @@ def _fp_intro_first(c, b):
     b.add(c.problem(fp=True), "，", c.pick(banks.DURATION), "。", c.impact(), "。")
     if r.random() < 0.5:
         b.add(c.pick(banks.TRIED), "。")
+    if r.random() < 0.3:
+        _long(c, b, 2)
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     if r.random() < 0.5:
@@ -428,6 +440,9 @@ def le_classic(c, b):
     b.add("。", c.pick(banks.LETTER_FEEL), "。\n    ")
     b.add(c.pick(banks.DURATION), "，", c.problem(fp=True), "。", c.pick(banks.TRIED), "。\n    ")
     b.add(c.impact(), "。", c.pick(banks.EMOTION))
+    if r.random() < 0.7:
+        b.add("\n    ")
+        _long(c, b)
     c.put_extras(b, fp=True)
     b.add("\n    ", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)
@@ -444,6 +459,9 @@ def le_story(c, b):
     b.add(r.choice(("一开始大家以为过几天就好了，", "我们先是自己想办法，", "起初没当回事，")), r.choice(("可是", "结果", "没想到")),
           r.choice(("情况越来越严重", "拖到现在也没人管", "问题一天比一天严重")), "。", c.impact(), "。\n")
     b.add(c.pick(banks.TRIED), "，", c.pick(banks.LETTER_FEEL), "。\n")
+    if r.random() < 0.6:
+        _long(c, b)
+        b.add("\n")
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)
@@ -458,6 +476,10 @@ def le_joint(c, b):
         c.put_place(b)
     b.add(r.choice(("的全体业主", "的部分居民", "的住户")), "，", r.choice(("联名", "共同", "")), "反映一个困扰大家很久的问题。\n")
     b.add("一、", c.problem(fp=True), "。\n二、", c.impact(), "。\n三、", c.pick(banks.TRIED), "。\n")
+    if r.random() < 0.5:
+        b.add("四、")
+        _long(c, b, 2)
+        b.add("\n")
     c.put_extras(b, fp=True)
     b.add("为此，我们", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)
@@ -465,7 +487,6 @@ def le_joint(c, b):
 
 
 def le_short(c, b):
-    r = c.rng
     c.channel = "领导留言板"
     b.add(c.pick(banks.LETTER_OPEN))
     if c.place is not None:
@@ -537,6 +558,8 @@ def le_thanks_then(c, b):
     if c.place is not None:
         c.put_place(b)
     b.add(c.problem(fp=True), "，", c.pick(banks.DURATION), "。", c.impact(), "。\n")
+    _long(c, b)
+    b.add("\n")
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from . import banks, mess
 from .builder import Builder, apply_fullwidth, apply_traditional
 from .content import build_leaf_banks
-from .families import FAMILIES, STYLES, Ctx
+from .families import FAMILIES, Ctx
 from .places import InventedMap, PlaceRenderer
 
 # Styles in the order a leaf meets them (operator summaries are the most common in real history).

@@ -67,14 +67,14 @@ class InventedMap:
             self.compounds[street.code] = cl
             rl: list[InventedPlace] = []
             for _ in range(roads_per_street):
-                name = fresh(lambda: rng.choice(STEMS + tuple(local)) + rng.choice(ROAD_SUFFIX))
+                name = fresh(lambda local=local: rng.choice(STEMS + tuple(local)) + rng.choice(ROAD_SUFFIX))
                 p = InventedPlace(name, street.code, "road")
                 rl.append(p)
                 self.by_name[name] = p
             self.roads[street.code] = rl
             ll: list[InventedPlace] = []
             for _ in range(landmarks_per_street):
-                name = fresh(lambda: rng.choice(STEMS + tuple(local)) + rng.choice(LANDMARK_KIND))
+                name = fresh(lambda local=local: rng.choice(STEMS + tuple(local)) + rng.choice(LANDMARK_KIND))
                 p = InventedPlace(name, street.code, "landmark")
                 ll.append(p)
                 self.by_name[name] = p

@@ -1,0 +1,123 @@
+"""Training, export, loading and evaluation end to end, with a tiny encoder (seconds, not hours)."""
+
+import json
+import random
+import subprocess
+
+import numpy as np
+import pytest
+
+from dispatch_nlp import Dispatcher
+from dispatch_nlp.catalog import Catalog
+from dispatch_nlp.errors import InputError
+from dispatch_nlp.tables import ColumnSpec
+
+from .conftest import ROOT
+
+torch = pytest.importorskip("torch")
+
+PLACES = [("朝阳区", "望京街道"), ("海淀区", "学院路街道"), ("丰台区", "卢沟桥街道"), ("西城区", "金融街街道")]
+OPENERS = ["市民来电反映：", "来电人称，", "网民留言：", "市民再次来电反映", ""]
+CLOSERS = ["希望尽快处理。", "要求相关部门核实。", "请尽快解决。", ""]
+APPEALS = ["投诉", "求助", "咨询"]
+
+
+def make_table(path, n_per_leaf=24, seed=0):
+    """A labeled CSV over six real catalog leaves, written from their keywords."""
+    rng = random.Random(seed)
+    catalog = Catalog.load()
+    leaves = [leaf for leaf in catalog.leaves() if leaf.duty == "territorial"][:6]
+    rows = []
+    for leaf in leaves:
+        for i in range(n_per_leaf):
+            district, street = rng.choice(PLACES)
+            kws = rng.sample(list(leaf.keywords), 2)
+            text = f"{rng.choice(OPENERS)}{district}{street}某小区{kws[0]}，{kws[1]}。{rng.choice(CLOSERS)}"
+            rows.append({"id": f"{leaf.code}-{i}", "text": text, "l1": leaf.path[0], "l2": leaf.path[1],
+                         "l3": leaf.path[2], "appeal": APPEALS[i % 3], "district": district, "street": street,
+                         "time": f"2026-{1 + i % 12:02d}-{1 + i % 27:02d}"})
+    rng.shuffle(rows)
+    header = list(rows[0])
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(",".join(header) + "\n")
+        for r in rows:
+            fh.write(",".join(r[h] for h in header) + "\n")
+    return leaves
+
+
+SPEC = ColumnSpec(text_col="text", id_col="id", time_col="time", category_cols=("l1", "l2", "l3"),
+                  appeal_col="appeal", district_col="district", street_col="street")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from training.tiny_encoder import make_tiny_encoder
+    from training.train import TrainOptions, train
+
+    tmp = tmp_path_factory.mktemp("train")
+    table = tmp / "history.csv"
+    leaves = make_table(table)
+    texts = [line.split(",")[1] for line in table.read_text("utf-8").splitlines()[1:]]
+    encoder = make_tiny_encoder(tmp / "enc", texts + ["<手机号>"], layers=2)
+    opts = TrainOptions(output=tmp / "model", encoder=str(encoder), student_layers=1, epochs=1.0, batch_size=16,
+                        max_len=64, progress=False, model_version="test-1")
+    metrics = train(table, SPEC, opts)
+    return tmp / "model", metrics, leaves, table
+
+
+def test_model_directory_is_complete(trained):
+    model_dir, metrics, _, _ = trained
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"config.json", "linear.npz", "encoder.int8.onnx", "encoder.json", "tokenizer.json", "labels.json",
+            "metrics.json", "MODEL_CARD.md", "checksums.json"} <= names
+    config = json.loads((model_dir / "config.json").read_text("utf-8"))
+    assert config["model_version"] == "test-1"
+    assert set(config["classifier"]["weights"]) == {"linear", "encoder"}
+    assert metrics["data"]["split_method"].startswith("time")
+    meta = json.loads((model_dir / "encoder.json").read_text("utf-8"))
+    assert meta["layers"] == 1 and meta["distilled"] is True
+
+
+def test_onnx_matches_torch(trained):
+    meta = json.loads((trained[0] / "encoder.json").read_text("utf-8"))
+    assert meta["parity"]["fp32_max_abs_logit_diff"] < 1e-3
+    assert meta["parity"]["int8_top1_agreement"] >= 0.8
+
+
+def test_trained_model_loads_and_learns(trained):
+    model_dir, metrics, leaves, _ = trained
+    d = Dispatcher.load(model_dir)
+    assert d.model_version == "test-1"
+    dec = d.dispatch(f"市民反映海淀区学院路街道某小区{leaves[0].keywords[0]}，{leaves[0].keywords[1]}")
+    assert "no_trained_model" not in dec.flags
+    assert dec.category.code == leaves[0].code
+    assert metrics["test"]["category"]["accuracy"] >= 0.8
+    for head in ("category", "category_l1", "appeal_type", "district", "street"):
+        rep = metrics["test"][head]
+        assert {"accuracy", "macro_f1", "per_class", "confused_pairs"} <= set(rep), head
+    assert "ece" in metrics["test"]["category"] and metrics["test"]["category"]["coverage_accuracy"]
+
+
+def test_unknown_labels_are_listed(tmp_path):
+    from training.train import TrainOptions, train
+
+    table = tmp_path / "t.csv"
+    table.write_text("text,l1,l2,l3\n停水了,城乡建设,不存在的二级,不存在的三级\n没电了,城乡建设,另一个,也不存在\n",
+                     encoding="utf-8")
+    with pytest.raises(InputError, match="not in catalog.*不存在的二级.*--catalog-from-labels"):
+        train(table, ColumnSpec(category_cols=("l1", "l2", "l3")), TrainOptions(output=tmp_path / "m", progress=False))
+
+
+def test_evaluate_command_prints_metrics_per_head(trained, cli_path):
+    model_dir, _, _, table = trained
+    res = subprocess.run([cli_path, "evaluate", "--model", str(model_dir), "--data", str(table),
+                          "--text-col", "text", "--category-cols", "l1,l2,l3", "--appeal-col", "appeal",
+                          "--district-col", "district", "--street-col", "street", "--json"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads(res.stdout)
+    for head in ("category", "appeal_type", "district", "street"):
+        assert 0.0 <= report[head]["accuracy"] <= 1.0
+        assert "macro_f1" in report[head] and "per_class" in report[head]
+    assert report["category"]["coverage_accuracy"][0]["coverage"] == 1.0
+    assert np.isfinite(report["category"]["ece"])

@@ -676,7 +676,10 @@ class _Analysis:
                         )
         present = [k for k in keywords if k]
         distinct = list(dict.fromkeys(present))
-        if not keywords:
+        if not self.meta.get("settings", {}).get("keywords_required", True):
+            # A catalog defined by a city's own labels (train --catalog-from-labels) has no keywords yet.
+            pass
+        elif not keywords:
             self.problem(
                 f"{label}: leaf item without keywords; add at least {MIN_KEYWORDS} words or phrases "
                 f"operators and citizens write for it"

@@ -167,7 +167,10 @@ class Dispatcher:
 
             stages.append(ClassifierStage.load(mdir, config["classifier"], catalog))
         settings = RouteSettings.from_dict({**catalog.settings, **config.get("route", {})})
-        router = Router(catalog, gazetteer, units, settings, model_version=config.get("model_version"))
+        from .units_learned import load_unit_model
+
+        router = Router(catalog, gazetteer, units, settings, model_version=config.get("model_version"),
+                        unit_model=load_unit_model(mdir, config.get("units")))
         log.info("loaded model %s (catalog %s) in %.0f ms", config.get("model_version"), catalog.version,
                  (time.perf_counter() - t0) * 1000)
         return cls(catalog=catalog, gazetteer=gazetteer, units=units, stages=stages, router=router,

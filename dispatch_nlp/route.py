@@ -59,12 +59,14 @@ class RouteSettings:
 class Router:
     name = "route"
 
-    def __init__(self, catalog, gazetteer, units, settings: RouteSettings, *, model_version: str | None = None):
+    def __init__(self, catalog, gazetteer, units, settings: RouteSettings, *, model_version: str | None = None,
+                 unit_model=None):
         self.catalog = catalog
         self.gazetteer = gazetteer
         self.units = units
         self.settings = settings
         self.model_version = model_version
+        self.unit_model = unit_model  # learned unit override (dispatch_nlp.units_learned), or None
 
     # -- category -------------------------------------------------------------------------------
     def fuse_category(self, doc) -> dict[str, float]:
@@ -152,7 +154,8 @@ class Router:
         category = self._category(dist)
         item = self.catalog.get(category.code) if category.code else None
         juris = self._jurisdiction(doc)
-        units = assign_units(item, juris, self.units, self.settings.territorial_dispatch)
+        units = assign_units(item, juris, self.units, self.settings.territorial_dispatch,
+                             unit_model=self.unit_model, text=doc.text)
         level = item.response_level if item is not None else None
         rules = doc.evidence.get("rules")
         route = "dispatch"

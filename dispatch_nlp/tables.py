@@ -224,6 +224,8 @@ class ColumnSpec:
         if self.category_cols:
             parts = tuple(p for p in (_cell(row, c) for c in self.category_cols) if p)
             category = parts or None
+        elif self.category_col and isinstance(row.get(self.category_col), (list, tuple)):
+            category = tuple(str(p).strip() for p in row[self.category_col] if str(p).strip()) or None
         elif self.category_col:
             value = _cell(row, self.category_col)
             category = tuple(p.strip() for p in value.split(self.path_sep) if p.strip()) if value else None

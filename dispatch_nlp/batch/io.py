@@ -1,0 +1,157 @@
+"""Files of batch reclassification: the output writers (one per format, all streaming), chunked
+reading of the input, and a cheap estimate of the row count for the progress bar."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..errors import InputError
+from ..tables import ColumnSpec, read_rows, table_format
+
+XLSX_MAX_ROWS = 1_048_576
+
+
+class RowWriter:
+    """Write output rows (lists in ``columns`` order) to ``path`` in ``fmt``. Rows go to a hidden
+    temporary file first and ``close()`` moves it into place, so a failed run never leaves a file
+    that looks complete."""
+
+    def __init__(self, path: str | Path, columns: list[tuple[str, str]], *, fmt: str | None = None,
+                 encoding: str = "utf-8"):
+        self.path = Path(path)
+        self.fmt = table_format(self.path, fmt)
+        self.columns = columns
+        self.names = [c for c, _ in columns]
+        self.tmp = self.path.with_name(f".{self.path.name}.writing")
+        self.count = 0
+        if self.fmt in ("csv", "tsv"):
+            self._fh = open(self.tmp, "w", encoding=encoding, newline="")
+            self._csv = csv.writer(self._fh, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
+            self._csv.writerow(self.names)
+        elif self.fmt == "jsonl":
+            self._fh = open(self.tmp, "w", encoding=encoding)
+        elif self.fmt == "xlsx":
+            import openpyxl
+            from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+            self._illegal = ILLEGAL_CHARACTERS_RE
+            self._wb = openpyxl.Workbook(write_only=True)
+            self._ws = self._wb.create_sheet("decisions")
+            self._ws.append(self.names)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+            self._schema = pa.schema([(c, types[t]) for c, t in columns])
+            self._pq = pq.ParquetWriter(self.tmp, self._schema, compression="zstd")
+
+    def write(self, rows: list[list]) -> None:
+        if not rows:
+            return
+        self.count += len(rows)
+        if self.fmt in ("csv", "tsv"):
+            self._csv.writerows([[_text(v) for v in r] for r in rows])
+        elif self.fmt == "jsonl":
+            self._fh.writelines(json.dumps(dict(zip(self.names, r)), ensure_ascii=False) + "\n" for r in rows)
+        elif self.fmt == "xlsx":
+            if self.count >= XLSX_MAX_ROWS:
+                raise InputError(f"{self.path}: more than {XLSX_MAX_ROWS - 1} rows do not fit in an XLSX sheet; "
+                                 "write .parquet, .csv or .jsonl instead")
+            for r in rows:
+                self._ws.append([self._illegal.sub("", v) if isinstance(v, str) else v for v in r])
+        else:
+            import pyarrow as pa
+
+            cols = list(zip(*rows))
+            self._pq.write_table(pa.Table.from_arrays(
+                [pa.array(list(c), type=f.type) for c, f in zip(cols, self._schema)], schema=self._schema))
+
+    def close(self) -> None:
+        if self.fmt in ("csv", "tsv", "jsonl"):
+            self._fh.close()
+        elif self.fmt == "xlsx":
+            self._wb.save(self.tmp)
+        else:
+            self._pq.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            if self.fmt in ("csv", "tsv", "jsonl"):
+                self._fh.close()
+            elif self.fmt == "parquet":
+                self._pq.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def needed_columns(spec: ColumnSpec, compare_col: str | None) -> list[str]:
+    return [*spec.columns(), *([compare_col] if compare_col else []), "channel", "__error__"]
+
+
+def read_chunks(path: str | Path, spec: ColumnSpec, chunk_size: int, *, compare_col: str | None = None,
+                encoding: str | None = None, fmt: str | None = None, sheet: str | None = None
+                ) -> Iterator[list[tuple[int, dict]]]:
+    """Stream the input as chunks of ``(row_number, row)``, each row cut to the columns the batch
+    needs. A column named by the flags that the table lacks stops the run before any work."""
+    keep = needed_columns(spec, compare_col)
+    chunk: list[tuple[int, dict]] = []
+    checked = False
+    for n, row in read_rows(path, encoding=encoding, fmt=fmt, sheet=sheet):
+        if not checked and "__error__" not in row:
+            header = list(row)
+            spec.check_header(header, str(path))
+            if compare_col and compare_col not in header:
+                raise InputError(f"{path}: no column {compare_col} (--compare-col); the table has: {', '.join(header)}")
+            checked = True
+        chunk.append((n, {k: row[k] for k in keep if k in row}))
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def estimate_rows(path: str | Path, fmt: str | None = None, sheet: str | None = None) -> int | None:
+    """A quick upper estimate of the data rows (for the progress bar's time left), or None."""
+    path = Path(path)
+    try:
+        kind = table_format(path, fmt)
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).metadata.num_rows
+        if kind == "xlsx":
+            import openpyxl
+
+            wb = openpyxl.load_workbook(path, read_only=True)
+            ws = wb[sheet] if sheet else wb.worksheets[0]
+            n = ws.max_row
+            wb.close()
+            return max(n - 1, 0) if n else None
+        lines = 0
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                lines += block.count(b"\n")
+        return max(lines - (1 if kind in ("csv", "tsv") else 0), 0)
+    except Exception:  # noqa: BLE001 - only a progress estimate; reading will report real problems
+        return None
+
+
+def read_parts(files: Iterable[Path]) -> Iterator[list[list]]:
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            yield [json.loads(line) for line in fh]

@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed, target_precision=args.target_precision, encoder=args.encoder,
         student_layers=args.student_layers, epochs=args.epochs, max_len=args.max_len, batch_size=args.batch_size,
         device=args.device, max_rows=args.max_rows, model_version=args.model_version,
-        progress=not args.quiet,
+        progress=not args.quiet, data_note=args.data_note,
     )
     metrics = train(args.data, spec_from_args(args), opts)
     summary = {head: {k: rep.get(k) for k in ("n", "accuracy", "macro_f1", "ece")}
@@ -118,6 +118,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--max-rows", type=int)
     p.add_argument("--model-version")
+    p.add_argument("--data-note", help="where the training data came from (written into the model card)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 

@@ -22,7 +22,7 @@ def test_dispatch_text_prints_a_decision(cli_path):
     assert res.returncode == 0, res.stderr
     dec = json.loads(res.stdout)
     assert dec["jurisdiction"]["district"]["name"] == "海淀区"
-    assert dec["model_version"] is None
+    assert dec["model_version"] == json.loads((ROOT / "models" / "default" / "config.json").read_text())["model_version"]
 
 
 def test_dispatch_jsonl_one_decision_per_line_in_order(cli_path, tmp_path):

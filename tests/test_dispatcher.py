@@ -12,10 +12,32 @@ from .conftest import ROOT
 SCHEMA = json.loads((ROOT / "dispatch_nlp" / "schema" / "decision.schema.json").read_text("utf-8"))
 
 
-def test_default_model_dispatches_and_says_it_has_no_trained_model(dispatcher):
-    dec = dispatcher.dispatch("市民来电反映：朝阳区望京街道某小区有人私搭乱建，占用消防通道，希望相关部门尽快核实处理。")
+def rules_only_dir(tmp_path):
+    """The default model directory without its trained members: rules and gazetteer only."""
+    mdir = tmp_path / "rules-only"
+    mdir.mkdir()
+    config = json.loads((ROOT / "models" / "default" / "config.json").read_text("utf-8"))
+    for key in ("classifier", "jurisdiction", "units"):
+        config.pop(key, None)
+    config["model_version"] = None
+    (mdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return mdir
+
+
+def test_without_a_trained_model_the_decision_says_so(tmp_path):
+    d = Dispatcher.load(rules_only_dir(tmp_path))
+    dec = d.dispatch("市民来电反映：朝阳区望京街道某小区有人私搭乱建，占用消防通道，希望相关部门尽快核实处理。")
     jsonschema.validate(dec.to_dict(), SCHEMA)
     assert dec.model_version is None and "no_trained_model" in dec.flags
+    assert dec.category.path[-1] == "违章建筑"
+    assert [s.name for s in d.stages] == ["normalize", "mask", "segment", "rules", "jurisdiction"]
+
+
+def test_default_model_dispatches(dispatcher):
+    dec = dispatcher.dispatch("市民来电反映：朝阳区望京街道某小区有人私搭乱建，占用消防通道，希望相关部门尽快核实处理。")
+    jsonschema.validate(dec.to_dict(), SCHEMA)
+    assert dec.model_version is not None and "no_trained_model" not in dec.flags
+    assert "classifier" in dec.timings_ms
     assert dec.catalog_version == dispatcher.catalog.version
     assert dec.jurisdiction.district.name == "朝阳区"
     assert dec.jurisdiction.street.name == "望京街道"

@@ -53,6 +53,7 @@ class TrainOptions:
     max_nnz: int = 1_500_000
     model_version: str | None = None
     progress: bool = True
+    data_note: str | None = None  # where the training data came from, for the model card
 
 
 def _leaf_probs_matrix(stage, texts: list[str], leaves: list[str]) -> dict[str, np.ndarray]:
@@ -284,7 +285,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
     }
     (staging / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    write_model_card(staging, metrics, config)
+    write_model_card(staging, metrics, config, data_note=opts.data_note)
     write_checksums(staging)
     if out.exists():
         shutil.rmtree(out)

@@ -36,17 +36,17 @@ class Summary:
                 "seconds": round(self.seconds, 3),
                 "rows_per_second": round(self.rows / self.seconds, 1) if self.seconds > 0 else None}
 
-    def text(self) -> str:
-        d = self.to_dict()
 
-        def fmt(c: dict) -> str:
-            return ", ".join(f"{k} {v}" for k, v in c.items()) or "none"
+def summary_text(d: dict) -> str:
+    """The end-of-run summary for people (``Summary.to_dict()`` in, a few lines out)."""
+    def fmt(c: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in c.items()) or "none"
 
-        rate = f" ({d['rows_per_second']:.0f} rows/s)" if d["rows_per_second"] else ""
-        return (f"rows: {d['rows']} in {d['seconds']:.1f} s{rate}\n"
-                f"routes: {fmt(d['routes'])}\n"
-                f"flags: {fmt(d['flags'])}\n"
-                f"errors: {d['errors']}" + (f" ({fmt(d['errors_by_kind'])})" if d["errors"] else ""))
+    rate = f" ({d['rows_per_second']:.0f} rows/s)" if d.get("rows_per_second") else ""
+    return (f"rows: {d['rows']} in {d['seconds']:.1f} s{rate}\n"
+            f"routes: {fmt(d['routes'])}\n"
+            f"flags: {fmt(d['flags'])}\n"
+            f"errors: {d['errors']}" + (f" ({fmt(d['errors_by_kind'])})" if d["errors"] else ""))
 
 
 class ChangeReport:
@@ -65,9 +65,13 @@ class ChangeReport:
         self.route_compared = 0
         self.route_moves: Counter = Counter()
         self.by_new_route: Counter = Counter()
+        self.versions: dict = {}
 
     def add(self, rows: list[list]) -> None:
         g = {n: i for n, i in self.ix.items()}
+        if rows and not self.versions:
+            self.versions = {"catalog_version": rows[0][g["catalog_version"]],
+                             "model_version": rows[0][g["model_version"]]}
         for row in rows:
             self.rows += 1
             label = row[g["label_before"]]
@@ -87,7 +91,9 @@ class ChangeReport:
             else:
                 self.moves[(before, after)] += 1
                 self.by_new_route[row[g["route"]]] += 1
-                self.first_level[(before[1].split(" > ")[0], (after[1] or "(none)").split(" > ")[0])] += 1
+                first = (before[1].split(" > ")[0], (after[1] or "(none)").split(" > ")[0])
+                if first[0] != first[1]:
+                    self.first_level[first] += 1
             if row[g["route_changed"]] is not None:
                 self.route_compared += 1
                 if row[g["route_changed"]]:
@@ -101,6 +107,7 @@ class ChangeReport:
             return {"code": code, "path": path}
 
         return {
+            **self.versions,
             "rows": self.rows,
             "with_label": self.compared + self.bad_rows + sum(self.not_in_catalog.values()),
             "compared": self.compared,

@@ -72,12 +72,16 @@ class ModelHolder:
         self.loaded_at = _now()
         self._publish()
 
-    def source(self) -> Path | None:
+    def source(self) -> Path:
         if self.settings.registry:
             from ..registry import Registry
 
             return Registry(self.settings.registry, create=False).current_dir()
-        return Path(self.settings.model_dir) if self.settings.model_dir else None
+        if self.settings.model_dir:
+            return Path(self.settings.model_dir)
+        from ..resources import default_model_dir
+
+        return default_model_dir()
 
     @staticmethod
     def _load(model_dir: Path | None):
@@ -259,7 +263,7 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
             field = ".".join(str(x) for x in loc) or where
             if where != "body":
                 field = f"{where}.{field}"
-            message = err.get("msg", "invalid")
+            message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         out.append({"field": field, "message": message})  # never the input: it may hold personal data
     return out
 

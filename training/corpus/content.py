@@ -9,6 +9,10 @@ leaf's, so a sentence typical of a sibling item (暖气漏水 under 采暖费) d
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
+from .situations import L2_IMPACTS, LEAF_SITUATIONS
 from .topics import GENERIC, topics_for
 
 
@@ -16,8 +20,122 @@ def _bigrams(s: str) -> set[str]:
     return {s[i:i + 2] for i in range(len(s) - 1)} - {"问题", "情况", "管理", "服务", "相关", "部门"}
 
 
+def _h(s: str) -> str:
+    return hashlib.md5(s.encode("utf-8")).hexdigest()
+
+
+class KeywordIndex:
+    """Finds any of a set of strings in a text quickly: strings indexed by their first two characters
+    (every keyword of the catalog has at least two)."""
+
+    __slots__ = ("by_head", "singles")
+
+    def __init__(self, words):
+        self.by_head: dict[str, list[str]] = {}
+        self.singles: set[str] = set()
+        for w in set(words):
+            if len(w) >= 2:
+                self.by_head.setdefault(w[:2], []).append(w)
+            elif w:
+                self.singles.add(w)
+
+    def find(self, text: str) -> str | None:
+        if not self.by_head and not self.singles:
+            return None
+        bh = self.by_head
+        for i in range(len(text) - 1):
+            cands = bh.get(text[i:i + 2])
+            if cands:
+                for w in cands:
+                    if text.startswith(w, i):
+                        return w
+        for w in self.singles:
+            if w in text:
+                return w
+        return None
+
+
+class HoldOut:
+    """Which keywords and situation phrases only dev/test orders may use.
+
+    Per leaf, a share of its keywords (``ratio``, e.g. 2 of 6) is held out, chosen by a stable hash of
+    (leaf code, keyword), so the choice is independent of the seed. A keyword is eligible only when no
+    text a training order may carry contains it: it is not part of another keyword of the catalog, and
+    it occurs in none of the shared banks, frames and place names (``shared_text``). Situation phrases
+    are held out by the same rule per leaf (at least one stays in training). ``ratio`` 0 holds nothing
+    out: every order may use every keyword and phrase."""
+
+    def __init__(self, leaves, ratio: float, shared_text: str):
+        self.ratio = ratio
+        self.kw_held: dict[str, tuple[str, ...]] = {}
+        self.kw_train: dict[str, tuple[str, ...]] = {}
+        all_kws = [k for leaf in leaves for k in (getattr(leaf, "keywords", ()) or ()) if k]
+        held_all: set[str] = set()
+        for leaf in leaves:
+            kws = tuple(dict.fromkeys(k for k in (getattr(leaf, "keywords", ()) or ()) if k)) or (leaf.name,)
+            n_held = int(round(len(kws) * ratio)) if ratio > 0 else 0
+            n_held = min(n_held, len(kws) - 1)
+            held: list[str] = []
+            if n_held > 0:
+                for k in sorted(kws, key=lambda k: _h(f"{leaf.code}:{k}")):
+                    if len(held) >= n_held:
+                        break
+                    if len(k) < 2 or k in shared_text:
+                        continue
+                    if any(k in o for o in all_kws if o != k) or all_kws.count(k) > 1:
+                        continue
+                    held.append(k)
+            self.kw_held[leaf.code] = tuple(k for k in kws if k in held)
+            self.kw_train[leaf.code] = tuple(k for k in kws if k not in held)
+            held_all.update(held)
+        self.held = frozenset(held_all)
+        self.index = KeywordIndex(held_all)
+        self._ok: dict[str, bool] = {}
+
+    def train_ok(self, phrase: str) -> bool:
+        """May a training order carry this phrase (it contains no held-out keyword)?"""
+        ok = self._ok.get(phrase)
+        if ok is None:
+            ok = self._ok[phrase] = self.index.find(phrase) is None
+        return ok
+
+    def split_phrases(self, code: str, phrases) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(train, held-out) situation phrases of a leaf."""
+        phrases = tuple(phrases)
+        if self.ratio <= 0 or len(phrases) < 2:
+            return tuple(p for p in phrases if self.train_ok(p)), ()
+        order = sorted(phrases, key=lambda p: _h(f"{code}:{p}"))
+        n_held = min(len(order) - 1, max(1, int(round(len(order) * self.ratio))))
+        held = set(order[:n_held])
+        return tuple(p for p in phrases if p not in held and self.train_ok(p)), tuple(p for p in phrases if p in held)
+
+
+def shared_text(gazetteer=None) -> str:
+    """Text any order may carry whatever its split: the shared banks, frames and place tables (their
+    source), and the gazetteer's names."""
+    here = Path(__file__).resolve().parent
+    parts = [(here / f).read_text(encoding="utf-8") for f in ("banks.py", "families.py", "places.py", "mess.py",
+                                                                "paraphrase.py", "personal.py")]
+    parts += [" ".join(KW_OP + KW_FP + KW_PAIR + KW_Q + TITLE_KW + EMERGENCY_FRAMES + EXCLUSION_FRAMES)]
+    if gazetteer is not None and hasattr(gazetteer, "surfaces"):
+        parts.append("\n".join(s for s, _c, _k in gazetteer.surfaces()))
+    return "\n".join(parts)
+
+
+class Pools:
+    """The phrases one kind of order may use for a leaf: train orders, held-out (dev/test) orders, or
+    keyword-free orders of either (no keyword of the leaf anywhere in them)."""
+
+    __slots__ = ("kws", "sits", "problems", "impacts", "wants", "questions", "titles")
+
+    def __init__(self, kws, sits, problems, impacts, wants, questions, titles):
+        self.kws, self.sits, self.problems = kws, sits, problems
+        self.impacts, self.wants, self.questions, self.titles = impacts, wants, questions, titles
+
+
 class LeafBank:
-    __slots__ = ("leaf", "topics", "scene", "problems", "impacts", "wants", "questions", "titles", "kws", "consult")
+    __slots__ = ("leaf", "topics", "scene", "problems", "impacts", "wants", "questions", "titles", "kws", "consult",
+                 "pools", "situations")
 
     def __init__(self, leaf, problems, impacts, wants, questions, titles, topics):
         self.leaf = leaf
@@ -34,7 +152,7 @@ class LeafBank:
         self.consult = rl == "15d" or any(w in text for w in ("政策", "咨询", "申请", "办理", "登记", "审批", "许可", "补贴", "规划", "资格", "证"))
 
 
-def build_leaf_banks(leaves) -> dict[str, LeafBank]:
+def build_leaf_banks(leaves, kw_holdout: float = 0.0, shared: str = "") -> tuple[dict[str, LeafBank], HoldOut]:
     leaf_bg = {leaf.code: _bigrams(leaf.name + "".join(getattr(leaf, "keywords", ()) or ())) for leaf in leaves}
     topics_of = {leaf.code: topics_for(leaf) for leaf in leaves}
     clause_best: dict[str, int] = {}
@@ -69,7 +187,40 @@ def build_leaf_banks(leaves) -> dict[str, LeafBank]:
             return tuple(dict.fromkeys(kept))
 
         out[leaf.code] = LeafBank(leaf, keep(allp, True), keep(alli), keep(allw), keep(allq), keep(allt), tops)
-    return out
+
+    ho = HoldOut(leaves, kw_holdout, shared)
+    for leaf in leaves:
+        _attach_pools(out[leaf.code], ho)
+    return out, ho
+
+
+def _attach_pools(lb: LeafBank, ho: HoldOut) -> None:
+    """Pools per kind of order: (train|held) × (keywords|keyword-free)."""
+    leaf = lb.leaf
+    own = tuple(k for k in (getattr(leaf, "keywords", ()) or ()) if k) or (leaf.name,)
+    free = lambda ps: tuple(p for p in ps if not any(k in p for k in own))  # noqa: E731
+    tr = lambda ps: tuple(p for p in ps if ho.train_ok(p))  # noqa: E731
+    sits = free(LEAF_SITUATIONS.get(leaf.code, ()))
+    s_train, s_held = ho.split_phrases(leaf.code, sits)
+    l2 = free(L2_IMPACTS.get(leaf.code[:4], ()))
+    lb.situations = sits
+    impacts = lb.impacts + l2
+    base = (lb.problems, impacts, lb.wants, lb.questions, lb.titles)
+    k_train = ho.kw_train[leaf.code]
+    k_held = ho.kw_held[leaf.code] or k_train
+    held_sits = s_held or s_train
+    generic_w = free(GENERIC.wants)
+    lb.pools = {
+        ("train", False): Pools(k_train, s_train, *(tr(x) for x in base)),
+        ("held", False): Pools(k_held, held_sits, *base),
+        ("train", True): Pools((), s_train, *(tr(free(x)) for x in base)),
+        ("held", True): Pools((), held_sits, *(free(x) for x in base)),
+    }
+    for key, p in lb.pools.items():  # never leave a pool empty where a family needs a phrase
+        if not p.impacts:
+            p.impacts = free(GENERIC.impacts)
+        if not p.wants:
+            p.wants = generic_w
 
 
 # Keyword clauses: how a keyword enters a sentence (operator register / citizen register).

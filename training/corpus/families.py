@@ -14,12 +14,20 @@ from __future__ import annotations
 from . import banks, personal
 from .content import EMERGENCY_FRAMES, EXCLUSION_FRAMES, KW_FP, KW_OP, KW_PAIR, KW_Q, TITLE_KW
 
+# Keyword-free questions and titles (the problem is told, not named).
+SIT_Q = ("{s}，这种情况该找哪个部门", "{s}，这事归谁管", "像{s}这种情况，有什么规定吗", "{s}，我们该怎么办",
+         "{s}，能不能给个说法", "{s}，有没有人能管")
+GENERIC_Q = ("这种情况应该找谁", "这事到底归哪个部门管", "有什么政策规定吗")
+GENERIC_FREE = ("这个事一直没人管", "情况越来越严重", "这事拖了很久了")
+TITLE_FREE = ("求助", "反映个事", "请领导关注", "急！求帮助", "这事到底谁管", "一个困扰很久的问题", "请求处理",
+              "老百姓的烦心事", "实在没办法了", "希望有人管管")
+
 
 class Ctx:
     """The content of one order, with helpers that draw its phrases."""
 
     def __init__(self, rng, lb, appeal, place, caller_place, other_place, pii_kinds, marker, marker_kind,
-                 second, distract, company):
+                 second, distract, company, pool=None, side="train"):
         self.rng = rng
         self.lb = lb
         self.leaf = lb.leaf
@@ -33,44 +41,78 @@ class Ctx:
         self.second = second  # LeafBank of a second issue, or None
         self.distract = distract  # LeafBank of a distractor mention, or None
         self.company = company
-        k = lb.kws
+        self.side = side  # "train" | "held": which keywords and phrases this order may use
+        self.pool = pool if pool is not None else lb.pools[(side, False)]
+        self.kw_free = not self.pool.kws
+        k = self.pool.kws
         n = min(len(k), rng.choice((1, 1, 2, 2, 3)))
-        self.kws = rng.sample(k, n)
+        self.kws = rng.sample(k, n) if k else []
         self.title = None
+        self._sit_used: list[str] = []
 
     # -- phrases ------------------------------------------------------------------------------
     def pick(self, bank):
         return self.rng.choice(bank)
 
+    def other_kws(self, lb):
+        """Keywords of another leaf (second issue, distractor) this order may use."""
+        return lb.pools[(self.side, False)].kws or lb.kws
+
     def kw_clause(self, fp=False, i=0, lb=None):
-        kws = self.kws if lb is None else lb.kws
-        k = kws[i % len(kws)] if lb is None else self.rng.choice(kws)
+        k = self.kws[i % len(self.kws)] if lb is None else self.rng.choice(self.other_kws(lb))
         return self.pick(KW_FP if fp else KW_OP).format(k=k)
 
+    def situation(self) -> str | None:
+        """A keyword-free description of the problem, preferring one not used yet in this order."""
+        sits = self.pool.sits
+        if not sits:
+            return None
+        fresh = [x for x in sits if x not in self._sit_used]
+        s = self.rng.choice(fresh or sits)
+        self._sit_used.append(s)
+        return s
+
     def problem(self, fp=False, lb=None, rich=True) -> str:
-        """A problem clause: a keyword clause, a topic clause, or both, in either order."""
-        lb = lb or self.lb
+        """A problem clause: a keyword clause, a situation, a topic clause, or two of them."""
         rng = self.rng
+        if lb is not None and lb is not self.lb:
+            other = lb.pools[(self.side, False)]
+            parts = [self.kw_clause(fp, lb=lb)]
+            if other.problems and rng.random() < 0.4:
+                parts.insert(0, rng.choice(other.problems))
+            return "，".join(parts)
+        pool = self.pool
         parts = []
-        has_topic = bool(lb.problems) and rng.random() < (0.75 if rich else 0.4)
-        use_kw = (not has_topic) or rng.random() < 0.6
+        sit = None
+        if self.kw_free or (pool.sits and rng.random() < 0.35):
+            sit = self.situation()
+        has_topic = bool(pool.problems) and rng.random() < (0.6 if rich else 0.3) and (sit is None or rng.random() < 0.4)
+        use_kw = bool(self.kws) and (not (has_topic or sit) or rng.random() < 0.5)
         if use_kw:
-            parts.append(self.kw_clause(fp, lb=None if lb is self.lb else lb))
-            if lb is self.lb and len(self.kws) > 1 and rng.random() < 0.5:
+            parts.append(self.kw_clause(fp))
+            if len(self.kws) > 1 and rng.random() < 0.5:
                 parts.append(self.pick(KW_PAIR).format(k=self.kws[1]))
+        if sit:
+            parts.insert(rng.randrange(len(parts) + 1), sit)
         if has_topic:
-            t = rng.choice(lb.problems)
-            if rng.random() < 0.5:
-                parts.insert(0, t)
-            else:
-                parts.append(t)
-        if self.marker and lb is self.lb:
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(pool.problems))
+        if not parts:  # a keyword-free order of a leaf with no phrase of its own
+            parts.append(rng.choice(pool.problems) if pool.problems else self.pick(GENERIC_FREE))
+        if self.marker:
             frames = EMERGENCY_FRAMES if self.marker_kind == "emergency" else EXCLUSION_FRAMES
             parts.insert(rng.randrange(len(parts) + 1), rng.choice(frames).format(m=self.marker))
         return "，".join(parts)
 
+    def ref(self) -> str:
+        """How a later sentence names the matter: a keyword, or (keyword-free) a short reference."""
+        if self.kws:
+            return self.pick(self.kws)
+        if self._sit_used and self.rng.random() < 0.4:
+            return self._sit_used[0].split("，")[0]
+        return self.pick(("这个事", "这件事", "这个情况", "上面说的事", "此事"))
+
     def impact(self):
-        return self.pick(self.lb.impacts)
+        return self.pick(self.pool.impacts)
 
     def want(self):
         if self.appeal == "咨询" and self.rng.random() < 0.6:
@@ -79,19 +121,28 @@ class Ctx:
             return self.pick(banks.SUGGEST).format(dept=self.pick(banks.DEPT))
         if self.appeal == "表扬":
             return self.pick(banks.PRAISE).format(dept=self.pick(banks.DEPT))
-        return self.pick(self.lb.wants)
+        return self.pick(self.pool.wants)
 
     def question(self):
-        if self.lb.questions and self.rng.random() < 0.5:
-            return self.pick(self.lb.questions)
-        return self.pick(KW_Q).format(k=self.pick(self.kws))
+        if self.pool.questions and self.rng.random() < 0.5:
+            return self.pick(self.pool.questions)
+        if self.kws:
+            return self.pick(KW_Q).format(k=self.pick(self.kws))
+        sit = self.situation()
+        if sit:
+            return self.pick(SIT_Q).format(s=sit)
+        return self.pick(GENERIC_Q)
 
     def make_title(self):
         if self.title is None:
-            if self.lb.titles and self.rng.random() < 0.4:
-                self.title = self.pick(self.lb.titles)
-            else:
+            r = self.rng.random()
+            if self.pool.titles and r < 0.4:
+                self.title = self.pick(self.pool.titles)
+            elif self.kws and r < 0.85:
                 self.title = self.pick(TITLE_KW).format(k=self.pick(self.kws))
+            else:
+                sit = self.situation()
+                self.title = sit.split("，")[0] if sit and self.rng.random() < 0.7 else self.pick(TITLE_FREE)
         return self.title
 
     def lead(self):
@@ -119,7 +170,7 @@ class Ctx:
         """Second issue and distractor sentence, where the family allows them."""
         rng = self.rng
         if self.distract is not None:
-            x = rng.choice(self.distract.kws)
+            x = rng.choice(self.other_kws(self.distract))
             b.add(rng.choice(banks.DISTRACT_FRAME).format(x=x))
         if self.second is not None:
             b.add(rng.choice(banks.MULTI_FRAME), self.problem(fp, lb=self.second, rich=False), "。")
@@ -130,9 +181,27 @@ def _long(c, b, n=None):
     r = c.rng
     n = n or r.randint(2, 4)
     bank = [lambda: c.pick(banks.LETTER_BACKGROUND), lambda: c.problem(fp=True, rich=True),
-            lambda: c.pick(banks.LETTER_NARRATIVE), lambda: c.impact(), lambda: c.pick(banks.LETTER_RESPECT)]
+            lambda: c.pick(banks.LETTER_NARRATIVE), lambda: c.impact(), lambda: c.pick(banks.LETTER_RESPECT),
+            lambda: _history(c), lambda: c.pick(banks.FEELING_LONG), lambda: c.pick(banks.DETAIL)]
     for f in r.sample(bank, min(n, len(bank))):
         b.add(f(), "。")
+
+
+def _history(c):
+    r = c.rng
+    return c.pick(banks.HISTORY).format(m=r.randint(1, 12), n=r.randint(3, 9))
+
+
+def _story(c, b, n):
+    """``n`` more sentences of a citizen's own message: detail, history, how it feels, the situation
+    in other words (citizen messages are long: background, emotion, the history of the complaint)."""
+    r = c.rng
+    bank = [lambda: c.pick(banks.DETAIL), lambda: _history(c), lambda: c.pick(banks.FEELING_LONG),
+            lambda: c.situation() or c.pick(banks.DETAIL), lambda: c.impact(), lambda: c.pick(banks.LETTER_BACKGROUND),
+            lambda: c.pick(banks.TRIED)]
+    for f in r.sample(bank, min(n, len(bank))):
+        b.add(f(), r.choice(("。", "。", "，", "！")) if not b.endswith("。！？") else "")
+    _end(b)
 
 
 def _end(b, ch="。"):
@@ -266,7 +335,7 @@ def fu_urge(c, b):
     r = c.rng
     b.add(r.choice(("催办：", "【催办】", "来电催办。")), "来电人表示")
     c.put_place(b)
-    b.add(c.pick(c.kws), r.choice(("一事", "的问题", "问题")), "已反映", str(r.randint(2, 8)), "次，", c.pick(banks.TRIED_OP), "，",
+    b.add(c.ref(), r.choice(("一事", "的问题", "问题")), "已反映", str(r.randint(2, 8)), "次，", c.pick(banks.TRIED_OP), "，",
           c.impact(), "。")
     c.put_extras(b)
     b.add("来电人情绪", r.choice(("激动", "不满", "比较急")), "，", c.pick(banks.WANT_LEAD_OP), c.want(), "。")
@@ -296,8 +365,10 @@ def _fp_intro_first(c, b):
     b.add(c.problem(fp=True), "，", c.pick(banks.DURATION), "。", c.impact(), "。")
     if r.random() < 0.5:
         b.add(c.pick(banks.TRIED), "。")
-    if r.random() < 0.3:
-        _long(c, b, 2)
+    _story(c, b, r.choice((1, 2, 2, 3, 4)))
+    if r.random() < 0.45:
+        b.add("\n")
+        _long(c, b, r.randint(2, 4))
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     if r.random() < 0.5:
@@ -317,6 +388,7 @@ def _fp_problem_first(c, b):
         c.put_place(b, "caller")
         b.add("，", r.choice(("每天都路过", "离得不远", "天天看着")), "。")
     b.add(c.pick(banks.DURATION), "，", c.pick(banks.TRIED), "。")
+    _story(c, b, r.choice((1, 2, 3, 3, 4)))
     c.put_extras(b, fp=True)
     b.add(c.impact(), "，", c.pick(banks.WANT_LEAD_FP), c.want(), "！")
     c.put_pii(b)
@@ -329,7 +401,9 @@ def _fp_question(c, b):
         b.add(r.choice(("我在", "我家在", "我们在")))
         c.put_place(b)
         b.add("，")
-    b.add(c.problem(fp=True, rich=False), "。", r.choice(("麻烦告知一下，谢谢。", "在线等，谢谢！", "希望尽快回复。", "谢谢！")))
+    b.add(c.problem(fp=True, rich=False), "。")
+    _story(c, b, r.choice((0, 1, 1, 2)))
+    b.add(r.choice(("麻烦告知一下，谢谢。", "在线等，谢谢！", "希望尽快回复。", "谢谢！")))
     c.put_pii(b)
 
 
@@ -345,6 +419,7 @@ def _fp_compare(c, b):
         b.add(r.choice(("人家", "隔壁", "你看")))
         c.put_place(b, "other")
         b.add(r.choice(("就没这个问题", "那边管得就很好", "早就解决了")), "，", r.choice(("凭什么我们这不行？", "为什么差别这么大？")))
+    _story(c, b, r.choice((1, 2, 3)))
     b.add(c.impact(), "。", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)
 
@@ -440,9 +515,11 @@ def le_classic(c, b):
     b.add("。", c.pick(banks.LETTER_FEEL), "。\n    ")
     b.add(c.pick(banks.DURATION), "，", c.problem(fp=True), "。", c.pick(banks.TRIED), "。\n    ")
     b.add(c.impact(), "。", c.pick(banks.EMOTION))
-    if r.random() < 0.7:
+    b.add("\n    ")
+    _long(c, b, r.randint(3, 6))
+    if r.random() < 0.5:
         b.add("\n    ")
-        _long(c, b)
+        _story(c, b, r.randint(2, 4))
     c.put_extras(b, fp=True)
     b.add("\n    ", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)
@@ -459,8 +536,10 @@ def le_story(c, b):
     b.add(r.choice(("一开始大家以为过几天就好了，", "我们先是自己想办法，", "起初没当回事，")), r.choice(("可是", "结果", "没想到")),
           r.choice(("情况越来越严重", "拖到现在也没人管", "问题一天比一天严重")), "。", c.impact(), "。\n")
     b.add(c.pick(banks.TRIED), "，", c.pick(banks.LETTER_FEEL), "。\n")
-    if r.random() < 0.6:
-        _long(c, b)
+    _long(c, b, r.randint(3, 6))
+    b.add("\n")
+    if r.random() < 0.5:
+        _story(c, b, r.randint(2, 4))
         b.add("\n")
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
@@ -476,9 +555,9 @@ def le_joint(c, b):
         c.put_place(b)
     b.add(r.choice(("的全体业主", "的部分居民", "的住户")), "，", r.choice(("联名", "共同", "")), "反映一个困扰大家很久的问题。\n")
     b.add("一、", c.problem(fp=True), "。\n二、", c.impact(), "。\n三、", c.pick(banks.TRIED), "。\n")
-    if r.random() < 0.5:
+    if r.random() < 0.7:
         b.add("四、")
-        _long(c, b, 2)
+        _long(c, b, r.randint(2, 4))
         b.add("\n")
     c.put_extras(b, fp=True)
     b.add("为此，我们", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
@@ -500,7 +579,7 @@ def fu_callback(c, b):
     r = c.rng
     b.add(r.choice(("回访不满意：", "来电人对答复不满意：", "办结回访：")), "来电人称此前反映的")
     c.put_place(b)
-    b.add(c.pick(c.kws), r.choice(("问题", "一事")), r.choice(("并未解决", "只是敷衍了事", "答复内容与事实不符")), "，",
+    b.add(c.ref(), r.choice(("问题", "一事")), r.choice(("并未解决", "只是敷衍了事", "答复内容与事实不符")), "，",
           c.problem(rich=False), "。")
     c.put_pii(b)
     b.add(r.choice(("要求重新办理。", "希望认真核实后再答复。", "要求上级部门督办。")))
@@ -546,6 +625,7 @@ def le_question(c, b):
         c.put_place(b)
         b.add("，")
     b.add(c.problem(fp=True), "。", c.pick(banks.TRIED), "。", c.pick(banks.LETTER_FEEL), "。")
+    _story(c, b, r.randint(1, 3))
     c.put_pii(b)
     b.add(c.pick(banks.LETTER_CLOSE))
 
@@ -558,7 +638,7 @@ def le_thanks_then(c, b):
     if c.place is not None:
         c.put_place(b)
     b.add(c.problem(fp=True), "，", c.pick(banks.DURATION), "。", c.impact(), "。\n")
-    _long(c, b)
+    _long(c, b, r.randint(3, 6))
     b.add("\n")
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")

@@ -16,7 +16,7 @@ $(VENV)/.runtime: setup.cfg pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.dev: setup.cfg pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e '.[dev,train]'
+	$(PY) -m pip install -q -e '.[dev,train,serve,spark]'
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime

@@ -36,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--gazetteer", metavar="PATH", help="gazetteer TSV (default: the shipped one)")
     g.add_argument("--units", metavar="PATH", help="units registry TSV (default: the shipped one)")
     g.add_argument("--trail-rate", type=float, default=0.12, help="share of orders with a history trail (default 0.12)")
+    g.add_argument("--kw-holdout", type=float, default=1 / 3, metavar="SHARE",
+                   help="share of each leaf's keywords only dev/test orders use (default 1/3; 0: none)")
+    g.add_argument("--keyword-free-rate", type=float, default=0.3, metavar="SHARE",
+                   help="share of orders that describe the problem with no keyword of their leaf (default 0.3)")
+    g.add_argument("--paraphrase-rate", type=float, default=0.25, metavar="SHARE",
+                   help="share of orders whose common words are swapped for synonyms (default 0.25)")
+    g.add_argument("--synonym-vectors", action="store_true",
+                   help="extend the synonym table from the synonyms package's word vectors (optional)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_generate)
 
@@ -59,6 +67,19 @@ def _ratios(text: str) -> tuple[float, float, float]:
     return tuple(x / total for x in parts)  # type: ignore[return-value]
 
 
+def _options(args: argparse.Namespace) -> dict:
+    out = {}
+    for name in ("kw_holdout", "keyword_free_rate", "paraphrase_rate"):
+        v = getattr(args, name, None)
+        if v is not None:
+            if not 0 <= v <= 1:
+                raise InputError(f"--{name.replace('_', '-')} {v}: expected a share between 0 and 1")
+            out[name] = v
+    if getattr(args, "synonym_vectors", False):
+        out["synonym_vectors"] = True
+    return out
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     if args.n < 0:
         raise InputError(f"-n {args.n}: expected a number of orders ≥ 0")
@@ -79,7 +100,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from training.corpus import load_generator
 
     gen = load_generator(args.seed, catalog=args.catalog, gazetteer=args.gazetteer, units=args.units,
-                         split_ratios=ratios, trail_rate=args.trail_rate)
+                         split_ratios=ratios, trail_rate=args.trail_rate,
+                         **_options(args))
     orders = gen.generate(args.n)
     if not args.no_progress and args.n >= 5000 and sys.stderr.isatty():
         from tqdm import tqdm

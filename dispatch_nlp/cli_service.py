@@ -46,7 +46,7 @@ def cmd_corrections_import(args: argparse.Namespace) -> int:
 
     store = open_store(args.db)
     good, bad = [], []
-    for n, item in read_corrections_table(args.file, encoding=args.encoding):
+    for _n, item in read_corrections_table(args.file, encoding=args.encoding):
         (bad if isinstance(item, InputError) else good).append(item)
     new, dup = store.add_many(good) if good else (0, 0)
     for err in bad[:50]:

@@ -26,14 +26,16 @@ import sys
 import time
 from pathlib import Path
 
+from .batch.io import detect_encoding
 from .batch.rows import DEFAULT_MAX_CHARS, RowProcessor, columns
 from .errors import InputError
-from .tables import ColumnSpec, detect_encoding, read_rows, table_format
+from .tables import ColumnSpec, read_rows, table_format
 
 _MID = "__dispatch_nlp_mid__"
 _ROW = "__dispatch_nlp_row__"
 _DISPATCHERS: dict = {}  # (model dir, cut_trails) -> Dispatcher, one per executor Python process
 _SHIPPED: set = set()
+SPARK_CHARSETS = ("iso-8859-1", "us-ascii", "utf-16", "utf-16be", "utf-16le", "utf-32", "utf-8")
 
 
 def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool):
@@ -70,9 +72,10 @@ def _plain(value):
 
 
 def _parse_json_line(line: str) -> dict:
-    # The same outcomes as tables._read_jsonl, so a broken line reads the same on both engines.
+    # The same outcomes as tables._read_jsonl, so a broken line reads the same on both engines (the
+    # local reader sees each line with its newline, which shows in the error's position).
     try:
-        obj = json.loads(line)
+        obj = json.loads(line + "\n")
     except ValueError as exc:
         return {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}
     return obj if isinstance(obj, dict) else {"__error__": "a JSON line must be an object"}
@@ -145,11 +148,14 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
 
     keep = [*spec.columns(), *([compare_col] if compare_col else []), "channel", "__error__"]
     offsets = None
+    def col(name: str):
+        return F.col("`" + name.replace("`", "``") + "`")  # names may hold dots, spaces, Chinese
+
     if row_col:
-        df = df.select(*[c for c in keep if c in df.columns], F.col(row_col).cast("long").alias(_ROW))
+        df = df.select(*[col(c) for c in keep if c in df.columns], col(row_col).cast("long").alias(_ROW))
     else:
         cols = [_json_col] if _json_col else [c for c in keep if c in df.columns]
-        df = df.select(*cols, F.monotonically_increasing_id().alias(_MID))
+        df = df.select(*[col(c) for c in cols], F.monotonically_increasing_id().alias(_MID))
         counts = df.groupBy(F.shiftright(F.col(_MID), 33).alias("p")).count().collect()
         offsets, total = {}, 0
         for r in sorted(counts, key=lambda r: r["p"]):
@@ -185,6 +191,9 @@ def read_table(spark, path: str | Path, spec: ColumnSpec, *, fmt: str | None = N
         enc = encoding or detect_encoding(path)
         java_enc = {"utf-8-sig": "UTF-8", "utf8": "UTF-8"}.get(enc.lower(), enc)
     if kind in ("csv", "tsv"):
+        if java_enc.lower().replace("_", "-") not in SPARK_CHARSETS:
+            # Spark 4 reads only a few charsets unless told to accept every Java charset (GBK, GB18030).
+            spark.conf.set("spark.sql.legacy.javaCharsets", "true")
         df = (spark.read.option("header", True).option("multiLine", True).option("escape", '"')
               .option("sep", "," if kind == "csv" else "\t").option("encoding", java_enc)
               .option("mode", "PERMISSIVE").csv(str(path.resolve())))
@@ -204,6 +213,8 @@ def read_table(spark, path: str | Path, spec: ColumnSpec, *, fmt: str | None = N
 
 def _check_header(path: Path, spec: ColumnSpec, compare_col: str | None, *, fmt, encoding) -> None:
     """The local engine's column check, on the first readable row (cheap: a generator)."""
+    if encoding is None and table_format(path, fmt) != "xlsx" and table_format(path, fmt) != "parquet":
+        encoding = detect_encoding(path)
     for _, row in read_rows(path, encoding=encoding, fmt=fmt):
         if "__error__" in row:
             continue

@@ -240,8 +240,9 @@ def test_cli_writes_jsonl(tmp_path, monkeypatch):
     from dispatch_nlp.cli import main
 
     def fake_load(seed, **kw):
+        opts = {k: kw[k] for k in ("kw_holdout", "keyword_free_rate", "paraphrase_rate") if k in kw}
         return CorpusGenerator(FixtureCatalog(LEAVES), _gazetteer(), _units(), seed=seed,
-                               split_ratios=kw.get("split_ratios", (0.8, 0.1, 0.1)))
+                               split_ratios=kw.get("split_ratios", (0.8, 0.1, 0.1)), **opts)
 
     monkeypatch.setattr(tc, "load_generator", fake_load)
     out = tmp_path / "c.jsonl"
@@ -249,3 +250,87 @@ def test_cli_writes_jsonl(tmp_path, monkeypatch):
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 30 and rows[0]["id"].startswith("syn-5-")
     assert main(["corpus", "stats", str(out)]) == 0
+    out2 = tmp_path / "c2.jsonl"
+    assert main(["corpus", "generate", "-n", "30", "--seed", "5", "-o", str(out2), "--kw-holdout", "0",
+                 "--keyword-free-rate", "0.5", "--paraphrase-rate", "0"]) == 0
+    assert len(out2.read_text(encoding="utf-8").splitlines()) == 30
+
+
+# -- keyword hold-out, keyword-free orders, lengths -------------------------------------------------
+def _all_text(o):
+    return o["text"] + "\n" + (o["title"] or "")
+
+
+def test_heldout_keywords_never_in_train(world):
+    gen, orders, *_ = world
+    held = gen.holdout.held
+    assert held, "the fixture catalog should have held-out keywords"
+    for leaf in LEAVES:  # every leaf keeps at least one training keyword
+        assert gen.holdout.kw_train[leaf.code]
+    for o in orders:
+        if o["split"] == "train":
+            assert not any(k in _all_text(o) for k in held), (o["text"], [k for k in held if k in _all_text(o)])
+    # ... and dev/test orders do use them
+    used = {k for o in orders if o["split"] != "train" for k in held if k in _all_text(o)}
+    assert len(used) >= len(held) // 2
+
+
+def test_heldout_keywords_shipped_catalog():
+    pytest.importorskip("yaml")
+    from training.corpus import load_generator
+
+    gen = load_generator(seed=3)
+    held = gen.holdout.held
+    assert len(held) > len(gen.leaves)  # ~2 of 6 per leaf
+    idx = gen.holdout.index
+    n_train = 0
+    for o in gen.generate(2500):
+        if o["split"] == "train":
+            n_train += 1
+            assert idx.find(_all_text(o)) is None, (idx.find(_all_text(o)), o["text"])
+    assert n_train > 1000
+
+
+def test_no_holdout_when_ratio_zero(world):
+    _gen, _orders, gaz, units, cat = world
+    gen0 = CorpusGenerator(cat, gaz, units, seed=11, kw_holdout=0)
+    assert not gen0.holdout.held
+    assert all(not v for v in gen0.holdout.kw_held.values())
+
+
+def test_keyword_free_share(world):
+    _gen, orders, *_ = world
+    free = [o for o in orders if o["keyword_free"]]
+    assert 0.2 < len(free) / len(orders) < 0.5
+    assert {o["style"] for o in free} == set(STYLE_CYCLE)
+    for o in free:  # the flag tells the truth
+        leaf = next(x for x in LEAVES if x.code == o["category_code"])
+        assert not any(k in _all_text(o) for k in leaf.keywords), o["text"]
+    # the generator's rate is honoured
+    _g, _o, gaz, units, cat = world
+    none = list(CorpusGenerator(cat, gaz, units, seed=11, keyword_free_rate=0.0).generate(200))
+    # (orders told by a situation or topic clause alone, or whose keyword a typo broke, stay possible)
+    assert sum(o["keyword_free"] for o in none) / len(none) < len(free) / len(orders) - 0.1
+
+
+def test_length_distribution(world):
+    _gen, orders, *_ = world
+    by = {}
+    for o in orders:
+        by.setdefault(o["style"], []).append(len(o["text"]))
+    mean = {k: sum(v) / len(v) for k, v in by.items()}
+    assert mean["letter"] > 150 and mean["online"] > 110
+    assert mean["operator"] < 120 and mean["letter"] > 2 * mean["operator"]
+    letters = sorted(by["letter"])
+    assert letters[len(letters) * 3 // 4] > 200 and max(letters) > 300
+
+
+def test_paraphrase_deterministic_and_spans_intact(world):
+    _gen, orders, gaz, units, cat = world
+    gen = CorpusGenerator(cat, gaz, units, seed=11, paraphrase_rate=1.0)
+    a = list(gen.generate(40))
+    assert a == list(CorpusGenerator(cat, gaz, units, seed=11, paraphrase_rate=1.0).generate(40))
+    assert [o["text"] for o in a] != [o["text"] for o in orders[:40]]
+    for o in a:
+        for sp in o["pii_spans"] + o["place_spans"]:
+            assert 0 <= sp["start"] < sp["end"] <= len(o["text"])

@@ -98,6 +98,27 @@ def _text(v) -> str:
     return str(v)
 
 
+def detect_encoding(path: str | Path) -> str:
+    """``tables.detect_encoding`` with the sample's cut end handled by an incremental decoder (the
+    table reader's own check fails on files over 64 KiB whose sample ends inside a character)."""
+    import codecs
+
+    from ..tables import SNIFF_BYTES
+    from ..tables import detect_encoding as strict_detect
+
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if len(head) < SNIFF_BYTES or b"\x00" in head:
+        return strict_detect(path)
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(enc)(errors="strict").decode(head, final=False)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    return strict_detect(path)  # raises the usual message
+
+
 def needed_columns(spec: ColumnSpec, compare_col: str | None) -> list[str]:
     return [*spec.columns(), *([compare_col] if compare_col else []), "channel", "__error__"]
 
@@ -108,6 +129,8 @@ def read_chunks(path: str | Path, spec: ColumnSpec, chunk_size: int, *, compare_
     """Stream the input as chunks of ``(row_number, row)``, each row cut to the columns the batch
     needs. A column named by the flags that the table lacks stops the run before any work."""
     keep = needed_columns(spec, compare_col)
+    if encoding is None and table_format(path, fmt) in ("csv", "tsv", "jsonl"):
+        encoding = detect_encoding(path)
     chunk: list[tuple[int, dict]] = []
     checked = False
     for n, row in read_rows(path, encoding=encoding, fmt=fmt, sheet=sheet):

@@ -11,6 +11,7 @@ byte-identical output (timings belong in benchmarks, not in reclassified history
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -172,7 +173,7 @@ class RowProcessor:
 
     def _row(self, n: int, oid: str, err: str | None, dec: DispatchDecision, raw: dict) -> list:
         cat, juris, units = dec.category, dec.jurisdiction, dec.units
-        data = dec.to_dict()
+        data = plain(dec)
         data.pop("timings_ms", None)
 
         def ref(r, attr):
@@ -234,6 +235,25 @@ class RowProcessor:
             unit_before = before.primary.id if before.primary else None
             route_changed = _destination_before(item, unit_before) != destination(dec)
         return [label, item.code, " > ".join(before_path), unit_before, changed, route_changed]
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def plain(obj):
+    """``DispatchDecision.to_dict()`` without ``dataclasses.asdict``'s deep copies (a fifth of the
+    batch time went there); same result."""
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is None and hasattr(cls, "__dataclass_fields__"):
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    if names is not None:
+        return {n: plain(getattr(obj, n)) for n in names}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    return obj
 
 
 def destination(dec: DispatchDecision) -> str:

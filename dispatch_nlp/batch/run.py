@@ -181,6 +181,7 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
     identity = {"version": __version__, "input": {"path": str(input_path.resolve()), "size": st.st_size,
                                                   "mtime_ns": st.st_mtime_ns},
                 "model": _model_fingerprint(opts.model_dir), "options": opts.identity()}
+    identity = json.loads(json.dumps(identity))  # as the manifest will hold it (tuples become lists)
     wdir = work_dir(output)
     done: list[dict] = []
     if wdir.exists():
@@ -249,6 +250,10 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
                 import signal
 
                 os.kill(os.getpid(), signal.SIGKILL)
+    except BaseException as exc:
+        if not done and not isinstance(exc, _InjectedFailure):
+            shutil.rmtree(wdir, ignore_errors=True)  # nothing worth resuming
+        raise
     finally:
         bar.close()
 

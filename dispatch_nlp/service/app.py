@@ -313,6 +313,13 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher=None, stor
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
         return _error(exc.status_code, code, detail, request_id=request.scope.get("state", {}).get("request_id"))
 
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        # Starlette answers here, then re-raises to the boundary, which logs it (masked).
+        request_id = request.scope.get("state", {}).get("request_id")
+        return _error(500, "internal_error", "internal error; the server log has the details under request id "
+                      f"{request_id}", request_id=request_id)
+
     def rid(request: Request) -> str | None:
         return request.scope.get("state", {}).get("request_id")
 

@@ -17,9 +17,10 @@ __all__ = ["CorpusGenerator", "load_generator", "assign_splits", "FAMILIES", "ST
 
 
 def load_generator(seed: int = 0, *, catalog=None, gazetteer=None, units=None, split_ratios=(0.8, 0.1, 0.1),
-                   trail_rate: float = 0.12) -> CorpusGenerator:
+                   trail_rate: float = 0.12, **options) -> CorpusGenerator:
     """A generator over the shipped Beijing catalog, gazetteer and units registry (or those given:
-    objects, or paths to load them from)."""
+    objects, or paths to load them from). ``options`` go to ``CorpusGenerator`` (``kw_holdout``,
+    ``keyword_free_rate``, ``paraphrase_rate``, ``synonym_vectors``)."""
     from dispatch_nlp.catalog import Catalog
     from dispatch_nlp.gazetteer import Gazetteer
     from dispatch_nlp.units import UnitsRegistry
@@ -30,4 +31,5 @@ def load_generator(seed: int = 0, *, catalog=None, gazetteer=None, units=None, s
         units = UnitsRegistry.load(units)
     if catalog is None or isinstance(catalog, (str, bytes)) or hasattr(catalog, "__fspath__"):
         catalog = Catalog.load(catalog)
-    return CorpusGenerator(catalog, gazetteer, units, seed=seed, split_ratios=split_ratios, trail_rate=trail_rate)
+    return CorpusGenerator(catalog, gazetteer, units, seed=seed, split_ratios=split_ratios, trail_rate=trail_rate,
+                           **options)

@@ -216,7 +216,7 @@ def _attach_pools(lb: LeafBank, ho: HoldOut) -> None:
         ("train", True): Pools((), s_train, *(tr(free(x)) for x in base)),
         ("held", True): Pools((), held_sits, *(free(x) for x in base)),
     }
-    for key, p in lb.pools.items():  # never leave a pool empty where a family needs a phrase
+    for p in lb.pools.values():  # never leave a pool empty where a family needs a phrase
         if not p.impacts:
             p.impacts = free(GENERIC.impacts)
         if not p.wants:

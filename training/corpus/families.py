@@ -49,6 +49,7 @@ class Ctx:
         self.kws = rng.sample(k, n) if k else []
         self.title = None
         self._sit_used: list[str] = []
+        self.said: set[str] = set()
 
     # -- phrases ------------------------------------------------------------------------------
     def pick(self, bank):
@@ -112,7 +113,12 @@ class Ctx:
         return self.pick(("这个事", "这件事", "这个情况", "上面说的事", "此事"))
 
     def impact(self):
-        return self.pick(self.pool.impacts)
+        imps = self.pool.impacts
+        t = self.pick(imps)
+        if t in self.said and len(imps) > 1:
+            t = self.pick(imps)
+        self.said.add(t)
+        return t
 
     def want(self):
         if self.appeal == "咨询" and self.rng.random() < 0.6:
@@ -184,7 +190,10 @@ def _long(c, b, n=None):
             lambda: c.pick(banks.LETTER_NARRATIVE), lambda: c.impact(), lambda: c.pick(banks.LETTER_RESPECT),
             lambda: _history(c), lambda: c.pick(banks.FEELING_LONG), lambda: c.pick(banks.DETAIL)]
     for f in r.sample(bank, min(n, len(bank))):
-        b.add(f(), "。")
+        t = f()
+        if t not in c.said:
+            c.said.add(t)
+            b.add(t, "。")
 
 
 def _history(c):
@@ -198,10 +207,18 @@ def _story(c, b, n):
     r = c.rng
     bank = [lambda: c.pick(banks.DETAIL), lambda: _history(c), lambda: c.pick(banks.FEELING_LONG),
             lambda: c.situation() or c.pick(banks.DETAIL), lambda: c.impact(), lambda: c.pick(banks.LETTER_BACKGROUND),
-            lambda: c.pick(banks.TRIED)]
+            lambda: c.pick(banks.TRIED), lambda: c.pick(banks.LETTER_NARRATIVE)]
+    out = []
     for f in r.sample(bank, min(n, len(bank))):
-        b.add(f(), r.choice(("。", "。", "，", "！")) if not b.endswith("。！？") else "")
-    _end(b)
+        t = f()
+        if t not in c.said:
+            c.said.add(t)
+            out.append(t)
+    if out:
+        if not b.endswith("。！？!?\n：:，"):
+            b.add("。")
+        for i, t in enumerate(out):
+            b.add(t, "。" if i == len(out) - 1 else r.choice(("。", "。", "，", "！")))
 
 
 def _end(b, ch="。"):
@@ -365,10 +382,10 @@ def _fp_intro_first(c, b):
     b.add(c.problem(fp=True), "，", c.pick(banks.DURATION), "。", c.impact(), "。")
     if r.random() < 0.5:
         b.add(c.pick(banks.TRIED), "。")
-    _story(c, b, r.choice((1, 2, 2, 3, 4)))
-    if r.random() < 0.45:
+    _story(c, b, r.choice((1, 2, 3, 3, 4, 5)))
+    if r.random() < 0.6:
         b.add("\n")
-        _long(c, b, r.randint(2, 4))
+        _long(c, b, r.randint(2, 5))
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     if r.random() < 0.5:
@@ -388,7 +405,10 @@ def _fp_problem_first(c, b):
         c.put_place(b, "caller")
         b.add("，", r.choice(("每天都路过", "离得不远", "天天看着")), "。")
     b.add(c.pick(banks.DURATION), "，", c.pick(banks.TRIED), "。")
-    _story(c, b, r.choice((1, 2, 3, 3, 4)))
+    _story(c, b, r.choice((2, 3, 3, 4, 5)))
+    if r.random() < 0.5:
+        b.add("\n")
+        _long(c, b, r.randint(2, 4))
     c.put_extras(b, fp=True)
     b.add(c.impact(), "，", c.pick(banks.WANT_LEAD_FP), c.want(), "！")
     c.put_pii(b)
@@ -402,7 +422,7 @@ def _fp_question(c, b):
         c.put_place(b)
         b.add("，")
     b.add(c.problem(fp=True, rich=False), "。")
-    _story(c, b, r.choice((0, 1, 1, 2)))
+    _story(c, b, r.choice((1, 2, 2, 3)))
     b.add(r.choice(("麻烦告知一下，谢谢。", "在线等，谢谢！", "希望尽快回复。", "谢谢！")))
     c.put_pii(b)
 
@@ -419,7 +439,7 @@ def _fp_compare(c, b):
         b.add(r.choice(("人家", "隔壁", "你看")))
         c.put_place(b, "other")
         b.add(r.choice(("就没这个问题", "那边管得就很好", "早就解决了")), "，", r.choice(("凭什么我们这不行？", "为什么差别这么大？")))
-    _story(c, b, r.choice((1, 2, 3)))
+    _story(c, b, r.choice((2, 3, 4, 5)))
     b.add(c.impact(), "。", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)
 
@@ -516,10 +536,9 @@ def le_classic(c, b):
     b.add(c.pick(banks.DURATION), "，", c.problem(fp=True), "。", c.pick(banks.TRIED), "。\n    ")
     b.add(c.impact(), "。", c.pick(banks.EMOTION))
     b.add("\n    ")
-    _long(c, b, r.randint(3, 6))
-    if r.random() < 0.5:
-        b.add("\n    ")
-        _story(c, b, r.randint(2, 4))
+    _long(c, b, r.randint(3, 7))
+    b.add("\n    ")
+    _story(c, b, r.randint(2, 5))
     c.put_extras(b, fp=True)
     b.add("\n    ", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)
@@ -536,11 +555,10 @@ def le_story(c, b):
     b.add(r.choice(("一开始大家以为过几天就好了，", "我们先是自己想办法，", "起初没当回事，")), r.choice(("可是", "结果", "没想到")),
           r.choice(("情况越来越严重", "拖到现在也没人管", "问题一天比一天严重")), "。", c.impact(), "。\n")
     b.add(c.pick(banks.TRIED), "，", c.pick(banks.LETTER_FEEL), "。\n")
-    _long(c, b, r.randint(3, 6))
+    _long(c, b, r.randint(3, 7))
     b.add("\n")
-    if r.random() < 0.5:
-        _story(c, b, r.randint(2, 4))
-        b.add("\n")
+    _story(c, b, r.randint(2, 5))
+    b.add("\n")
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
     c.put_pii(b)
@@ -625,7 +643,7 @@ def le_question(c, b):
         c.put_place(b)
         b.add("，")
     b.add(c.problem(fp=True), "。", c.pick(banks.TRIED), "。", c.pick(banks.LETTER_FEEL), "。")
-    _story(c, b, r.randint(1, 3))
+    _story(c, b, r.randint(2, 5))
     c.put_pii(b)
     b.add(c.pick(banks.LETTER_CLOSE))
 
@@ -638,7 +656,9 @@ def le_thanks_then(c, b):
     if c.place is not None:
         c.put_place(b)
     b.add(c.problem(fp=True), "，", c.pick(banks.DURATION), "。", c.impact(), "。\n")
-    _long(c, b, r.randint(3, 6))
+    _long(c, b, r.randint(3, 7))
+    b.add("\n")
+    _story(c, b, r.randint(1, 4))
     b.add("\n")
     c.put_extras(b, fp=True)
     b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from . import banks, mess
-from .builder import Builder, apply_fullwidth, apply_traditional
-from .content import build_leaf_banks
+from .builder import PLAIN, Builder, apply_fullwidth, apply_traditional
+from .content import build_leaf_banks, shared_text
 from .families import FAMILIES, Ctx
+from .paraphrase import Paraphraser, vector_neighbours
 from .places import InventedMap, PlaceRenderer
 
 # Styles in the order a leaf meets them (operator summaries are the most common in real history).
@@ -66,7 +67,13 @@ class _ContractUnits:
 
 class CorpusGenerator:
     def __init__(self, catalog, gazetteer, units=None, seed: int = 0, split_ratios=_DEFAULT_RATIOS,
-                 trail_rate: float = 0.12):
+                 trail_rate: float = 0.12, kw_holdout: float = 1 / 3, keyword_free_rate: float = 0.3,
+                 paraphrase_rate: float = 0.25, synonym_vectors: bool = False):
+        """``kw_holdout``: share of each leaf's keywords (and situation phrases) that only dev/test
+        orders use (0: none held out); ``keyword_free_rate``: share of orders that name the problem
+        with no keyword of their leaf; ``paraphrase_rate``: share of orders whose common words are
+        swapped for synonyms; ``synonym_vectors``: extend the synonym table from the ``synonyms``
+        package's word vectors (optional, off by default)."""
         self.catalog = catalog
         self.gaz = gazetteer
         self.units = units if units is not None else _ContractUnits()
@@ -74,8 +81,15 @@ class CorpusGenerator:
         self.leaves = sorted(catalog.leaves(), key=lambda x: x.code)
         if not self.leaves:
             raise ValueError("the catalog has no leaves to generate orders for")
-        self.banks = build_leaf_banks(self.leaves)
         self.imap = InventedMap(gazetteer, self.seed)
+        shared = shared_text(gazetteer) + "\n" + "\n".join(self.imap.by_name)
+        self.banks, self.holdout = build_leaf_banks(self.leaves, kw_holdout, shared)
+        self.keyword_free_rate = keyword_free_rate
+        self.paraphrase_rate = paraphrase_rate
+        from .paraphrase import SYNONYMS
+
+        self.paraphrase = Paraphraser(SYNONYMS, vector_neighbours(list(SYNONYMS)) if synonym_vectors else None)
+        self._own_kw = {leaf.code: tuple(k for k in (getattr(leaf, "keywords", ()) or ()) if k) for leaf in self.leaves}
         self.render = PlaceRenderer(gazetteer, self.imap)
         self.splits = assign_splits(tuple(split_ratios))
         self.trail_rate = trail_rate
@@ -118,6 +132,12 @@ class CorpusGenerator:
         family = f"{style}.{fam_name}"
         fam = FAMILIES[style][fam_name]
         duty = getattr(leaf, "duty", None) or ""
+        split = self.splits[family]
+        side = "train" if split == "train" else "held"
+        kw_free = rng.random() < self.keyword_free_rate
+        pool = lb.pools[(side, kw_free)]
+        if kw_free and not (pool.sits or pool.problems):
+            kw_free, pool = False, lb.pools[(side, False)]
 
         appeal = rng.choices(APPEALS, weights=_W_CONSULT if lb.consult else _W_COMPLAINT)[0]
         if self.appeal_types and appeal not in self.appeal_types:
@@ -183,7 +203,8 @@ class CorpusGenerator:
         if style == "company":
             company = "北京" + rng.choice(banks.COMPANY_PREFIX) + rng.choice(banks.COMPANY_KIND) + rng.choice(banks.COMPANY_SUFFIX)
 
-        c = Ctx(rng, lb, appeal, place, caller, other, pii, marker, marker_kind, second, distract, company)
+        c = Ctx(rng, lb, appeal, place, caller, other, pii, marker, marker_kind, second, distract, company,
+                pool=pool, side=side)
         c.channel = _CHANNEL.get(style)
         body = Builder()
         if style in ("operator", "followup") and rng.random() < 0.05 and c.pii_kinds:
@@ -196,9 +217,14 @@ class CorpusGenerator:
             last[1] = "。"
 
         self._mess(rng, body, style)
+        if side == "train" and self.holdout.held:
+            self._guard(body)
         title = c.title if style in ("online", "letter") or family == "company.co_letter" else None
         if style == "letter" and title is None and rng.random() < 0.7:
             title = c.make_title()
+        body_text = body.text()
+        own = self._own_kw[leaf.code]
+        keyword_free = not any(k in body_text for k in own) and not (title and any(k in title for k in own))
 
         # Labels.
         labels = self._labels(rng, leaf, place, marker_kind, em, ex)
@@ -253,12 +279,29 @@ class CorpusGenerator:
             "has_trail": trail is not None,
             "trail_start": trail_start,
             "issues": issues,
+            "keyword_free": keyword_free,
             "catalog_version": self.catalog_version,
         }
 
     # -- pieces ----------------------------------------------------------------------------------
+    def _guard(self, b: Builder) -> None:
+        """A training order must carry no held-out keyword: where a rewrite (synonyms, typos, dialect)
+        happened to make one in a plain piece, it is replaced by a neutral word."""
+        idx = self.holdout.index
+        if idx.find(b.text()) is None:
+            return
+        for p in b.pieces:
+            if p[0] == PLAIN:
+                hit = idx.find(p[1])
+                while hit is not None:
+                    p[1] = p[1].replace(hit, "这个问题")
+                    hit = idx.find(p[1])
+
     def _mess(self, rng, b: Builder, style: str) -> None:
         fp = style in ("online", "letter")
+        if rng.random() < self.paraphrase_rate:
+            rate = rng.choice((0.2, 0.35, 0.5))
+            b.map_plain(lambda t: self.paraphrase(t, rng, rate))
         if rng.random() < (0.3 if fp else 0.15):
             rate = rng.choice((0.1, 0.2, 0.35))
             b.map_plain(lambda t: mess.typos(t, rng, rate))

@@ -1,0 +1,164 @@
+"""Load test of ``dispatch-nlp serve`` from a second process, on loopback only, bounded in count and time.
+
+    python benchmarks/service_bench.py [--model DIR] [--requests 600] [--seconds 20]
+
+Starts the server as a subprocess (127.0.0.1, a free port, the shipped model unless --model), sends
+generated orders (``training.corpus``) to ``POST /v1/dispatch`` at 1, 8 and 32 concurrent clients
+(asyncio + httpx, one connection each), then corrections at 8 concurrent clients. Each phase stops
+at its request count or its time limit, whichever comes first. Reports p50/p99 latency (client
+side, so it includes HTTP and JSON), throughput and error rate per phase, and corrections committed
+per second; writes ``benchmarks/results/service.json`` and prints a Markdown table.
+
+The server and the client share the machine's cores: on a 2-core machine the client's own work is
+part of every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+
+
+def orders(n: int) -> list[dict]:
+    from training.corpus import load_generator
+
+    gen = load_generator(seed=5)
+    out = []
+    for i, rec in enumerate(gen.generate(n)):
+        out.append({"id": f"bench-{i}", "text": rec["text"], "title": rec.get("title"), "channel": rec.get("channel")})
+    return out
+
+
+async def phase(base: str, path: str, bodies: list[dict], clients: int, limit: int, seconds: float) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(k: int):
+        nonlocal errors, sent
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            while sent < limit and time.perf_counter() < deadline:
+                body = bodies[sent % len(bodies)]
+                sent += 1
+                t0 = time.perf_counter()
+                try:
+                    r = await c.post(path, json=body)
+                    ok = r.status_code < 300
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(clients)))
+    wall = time.perf_counter() - t0
+    return {"clients": clients, "requests": len(latencies), "seconds": round(wall, 2),
+            "throughput_rps": round(len(latencies) / wall, 1),
+            "p50_ms": round(percentile(latencies, 0.5) * 1000, 2), "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+            "error_rate": round(errors / max(len(latencies), 1), 4)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", help="model directory (default: the shipped model)")
+    ap.add_argument("--requests", type=int, default=600, help="requests per dispatch phase (default 600)")
+    ap.add_argument("--seconds", type=float, default=20, help="time limit per phase (default 20)")
+    ap.add_argument("--corrections", type=int, default=1500, help="corrections in the write phase")
+    ap.add_argument("-o", "--output", default=str(ROOT / "benchmarks" / "results" / "service.json"))
+    args = ap.parse_args()
+
+    import httpx
+
+    tmp = Path(tempfile.mkdtemp(prefix="svcbench-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cli = os.path.join(os.path.dirname(sys.executable), "dispatch-nlp")
+    cmd = [cli, "serve", "--port", str(port), "--corrections", str(tmp / "corrections.db")]
+    if args.model:
+        cmd += ["--model", args.model]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                if httpx.get(base + "/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                print(server.stderr.read().decode(errors="replace")[-2000:], file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        info = httpx.get(base + "/v1/model").json()
+        bodies = orders(400)
+        asyncio.run(phase(base, "/v1/dispatch", bodies, 4, 100, 10))  # warm-up, not reported
+        results = []
+        for clients in (1, 8, 32):
+            results.append(asyncio.run(phase(base, "/v1/dispatch", bodies, clients, args.requests, args.seconds)))
+        corr = [{"order_id": f"bench-{i}", "operator": "bench", "kind": "改派", "unit": "utility_water",
+                 "reason": "load test"} for i in range(args.corrections)]
+        writes = asyncio.run(phase(base, "/v1/corrections", corr, 8, args.corrections, args.seconds))
+        from dispatch_nlp.corrections import open_store
+
+        stored = open_store(tmp / "corrections.db").count()
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    mean_chars = round(sum(len(b["text"]) for b in bodies) / len(bodies), 1)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "model": {k: info.get(k) for k in ("model_version", "catalog_version", "stages")},
+        "orders": {"count": len(bodies), "mean_chars": mean_chars},
+        "dispatch": results,
+        "corrections": {**writes, "stored_in_db": stored,
+                        "corrections_per_second": writes["throughput_rps"],
+                        "durability": "SQLite WAL, synchronous=FULL, committed before the 2xx"},
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"Model {report['model']['model_version']} (catalog {report['model']['catalog_version']}), "
+          f"{os.cpu_count()} CPUs shared by server and client, orders of {mean_chars} characters on average.\n")
+    print("| endpoint | clients | requests | p50 ms | p99 ms | req/s | error rate |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        print(f"| POST /v1/dispatch | {r['clients']} | {r['requests']} | {r['p50_ms']} | {r['p99_ms']} | "
+              f"{r['throughput_rps']} | {r['error_rate']} |")
+    print(f"| POST /v1/corrections | 8 | {writes['requests']} | {writes['p50_ms']} | {writes['p99_ms']} | "
+          f"{writes['throughput_rps']} | {writes['error_rate']} |")
+    print(f"\nCorrections committed per second: {writes['throughput_rps']} ({stored} rows in the store).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

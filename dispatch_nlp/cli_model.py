@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed, target_precision=args.target_precision, encoder=args.encoder,
         student_layers=args.student_layers, epochs=args.epochs, max_len=args.max_len, batch_size=args.batch_size,
         device=args.device, max_rows=args.max_rows, model_version=args.model_version,
-        progress=not args.quiet, data_note=args.data_note,
+        progress=not args.quiet, data_note=args.data_note, encoder_max_train=args.encoder_max_train,
     )
     metrics = train(args.data, spec_from_args(args), opts)
     summary = {head: {k: rep.get(k) for k in ("n", "accuracy", "macro_f1", "ece")}
@@ -109,6 +109,7 @@ def register(sub) -> None:
     p.add_argument("--catalog-from-labels", action="store_true", help="let the labels define the catalog")
     p.add_argument("--encoder", help="local transformers checkpoint for the encoder member (default: linear member only)")
     p.add_argument("--student-layers", type=int, default=4)
+    p.add_argument("--encoder-max-train", type=int, help="train the encoder member on at most N orders (CPU budget)")
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--max-len", type=int, default=160)
     p.add_argument("--batch-size", type=int, default=32)

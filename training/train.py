@@ -54,6 +54,7 @@ class TrainOptions:
     model_version: str | None = None
     progress: bool = True
     data_note: str | None = None  # where the training data came from, for the model card
+    encoder_max_train: int | None = None  # train the encoder member on at most this many orders (CPU budget)
 
 
 def _leaf_probs_matrix(stage, texts: list[str], leaves: list[str]) -> dict[str, np.ndarray]:
@@ -201,7 +202,13 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         from .encoder_train import fit_encoder_member
 
         t0 = time.perf_counter()
-        classifier_cfg["encoder"] = fit_encoder_member(opts, train_ex, dev_ex, heads, staging)
+        enc_train = train_ex
+        if opts.encoder_max_train and len(train_ex) > opts.encoder_max_train:
+            # An evenly spread, deterministic subset: the encoder is the expensive member on a CPU.
+            step = len(train_ex) / opts.encoder_max_train
+            enc_train = [train_ex[int(i * step)] for i in range(opts.encoder_max_train)]
+        enc_heads = {h: [getattr(e, "leaf" if h == "leaf" else "appeal") or "其他" for e in enc_train] for h in heads}
+        classifier_cfg["encoder"] = fit_encoder_member(opts, enc_train, dev_ex, enc_heads, staging)
         timings["encoder_s"] = round(time.perf_counter() - t0, 1)
 
     # -- fusion on dev --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ text, title, id, time and labels (the ``--text-col`` ... flags of the CLI) and t
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Iterator
@@ -43,8 +44,8 @@ def detect_encoding(path: str | Path) -> str:
         raise InputError(f"{path}: holds binary data (NUL bytes), not a text table")
     for enc in ("utf-8-sig", "gb18030"):
         try:
-            # A multi-byte character may be cut at the end of the sample.
-            head.decode(enc) if len(head) < SNIFF_BYTES else head[:-4].decode(enc, errors="strict")
+            # A multi-byte character may be cut at the end of the sample: decode it as an unfinished stream.
+            codecs.getincrementaldecoder(enc)(errors="strict").decode(head, final=len(head) < SNIFF_BYTES)
             return enc
         except UnicodeDecodeError:
             continue

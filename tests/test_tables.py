@@ -81,3 +81,13 @@ def test_unreadable_files(tmp_path):
     (tmp_path / "bad.xlsx").write_bytes(b"not a zip")
     with pytest.raises(InputError, match="XLSX"):
         list(read_rows(tmp_path / "bad.xlsx"))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_large_files_cut_mid_character_are_detected(tmp_path, encoding):
+    # Longer than the sniffed head, with multi-byte characters straddling its end.
+    p = tmp_path / "big.jsonl"
+    line = json.dumps({"text": "朝阳区望京街道停水了，请尽快处理"}, ensure_ascii=False) + "\n"
+    for shift in range(3):  # move the characters across the sniffing boundary
+        p.write_bytes(("a" * shift + line * 5000).encode(encoding))
+        assert detect_encoding(p) == ("utf-8-sig" if encoding == "utf-8" else "gb18030")

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dispatch_nlp.tables import write_jsonl
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -40,15 +42,6 @@ def row(rec: dict) -> dict:
             "category_path": rec["category_path"], "appeal_type": rec.get("appeal_type"),
             "district": rec.get("district_code"), "street": rec.get("street_code"), "unit": rec.get("unit_id"),
             "split": rec.get("split")}
-
-
-def write_jsonl(path: Path, rows) -> int:
-    n = 0
-    with open(path, "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-            n += 1
-    return n
 
 
 def orders_of(gen, leaf, n: int, offset: int, prefix: str) -> list[dict]:

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Report every problem of a catalog file (YAML or JSON), each naming the item "
         "path or line and what to fix. Exit 0 clean, 1 problems, 2 unreadable.",
     )
-    v.add_argument("path", help="catalog file (.yaml/.yml/.json)")
+    v.add_argument("path", help="catalog file (.yaml/.yml/.json), or a gazetteer, places or units table (.tsv)")
     v.add_argument(
         "--units",
         metavar="PATH",
@@ -90,6 +90,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"  - {problem}")
             return EXIT_PROBLEMS
+    if args.path.lower().endswith((".tsv", ".txt")):
+        return _validate_table(args.path)
     problems = validate(args.path, units=units)
     if problems:
         print(f"{args.path}: {len(problems)} problem(s)")
@@ -105,6 +107,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"{args.path}: OK — {catalog.id} {catalog.version}, {len(catalog.items)} items ({levels}), "
         f"{len(catalog.leaves())} leaves, fingerprint {catalog.fingerprint()}"
     )
+    return EXIT_OK
+
+
+def _validate_table(path: str) -> int:
+    """Gazetteer, places and units tables: told apart by their header line."""
+    from .gazetteer import Gazetteer
+    from .units import UnitsRegistry
+
+    header = ""
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        for line in fh:
+            if line.strip() and not line.startswith("#"):
+                header = line.strip()
+                break
+    cols = header.split("\t")
+    if cols[:3] == ["code", "name", "level"]:
+        kind, problems = "gazetteer", Gazetteer.validate(path)
+    elif cols[:3] == ["name", "code", "kind"]:
+        kind, problems = "places table", Gazetteer.load(places=False).validate_places(path)
+    elif cols[:2] == ["id", "name"]:
+        kind, problems = "units registry", UnitsRegistry.validate(path, gazetteer=Gazetteer.load())
+    else:
+        print(f"{path}: not a catalog table: the header should start with code/name/level (gazetteer), "
+              "name/code/kind (places) or id/name (units registry)")
+        return EXIT_PROBLEMS
+    if problems:
+        print(f"{path}: {kind}, {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  - {problem}")
+        return EXIT_PROBLEMS
+    print(f"{path}: OK — {kind}")
     return EXIT_OK
 
 

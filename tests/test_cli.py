@@ -69,3 +69,16 @@ def test_bad_model_directory_exit_code(cli_path, tmp_path):
 def test_usage_error_exit_code(cli_path):
     res = run(cli_path, "dispatch")
     assert res.returncode == 2 and "either" in res.stderr
+
+
+def test_catalog_validate_checks_the_tables_too(cli_path, tmp_path):
+    for name in ("gazetteer-beijing.tsv", "units-beijing.tsv", "places-beijing.tsv"):
+        res = run(cli_path, "catalog", "validate", str(ROOT / "catalog" / name))
+        assert res.returncode == 0 and "OK" in res.stdout, name
+    bad = tmp_path / "gazetteer.tsv"
+    bad.write_text((ROOT / "catalog" / "gazetteer-beijing.tsv").read_text("utf-8")
+                   + "110199001000\t假街道\tstreet\t110105000000\t\t\n110105999000\t\tstreet\t110105000000\t\t\n",
+                   encoding="utf-8")
+    res = run(cli_path, "catalog", "validate", str(bad))
+    assert res.returncode == 1
+    assert "does not nest" in res.stdout and "empty name" in res.stdout  # every problem, in one run

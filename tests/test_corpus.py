@@ -334,3 +334,25 @@ def test_paraphrase_deterministic_and_spans_intact(world):
     for o in a:
         for sp in o["pii_spans"] + o["place_spans"]:
             assert 0 <= sp["start"] < sp["end"] <= len(o["text"])
+
+
+# -- appeal type (诉求类型) cues ------------------------------------------------------------------
+def test_text_carries_its_appeal_type(world):
+    """Most orders say their appeal type (投诉/举报/咨询/… in the operator's verb, a title, an opening
+    line or the demand), some stay vague; a model can learn the label from the text."""
+    from training.corpus.banks import APPEAL_MARKERS, appeal_cues
+
+    _gen, _orders, gaz, units, cat = world
+    orders = list(CorpusGenerator(cat, gaz, units, seed=5).generate(600))
+    n, hit = Counter(), Counter()
+    for o in orders:
+        body = o["text"][:o["trail_start"]] if o["has_trail"] else o["text"]
+        cues = appeal_cues(normalize_text(body + "\n" + (o["title"] or "")))
+        n[o["appeal_type"]] += 1
+        hit[o["appeal_type"]] += o["appeal_type"] in cues
+    assert set(n) == set(cat.appeal_types) == set(APPEAL_MARKERS)  # every type appears, each has cues
+    share = sum(hit.values()) / len(orders)
+    assert 0.75 <= share <= 0.97, share  # mostly said, not always
+    for a, k in n.items():
+        if k >= 20:
+            assert hit[a] / k >= 0.6, (a, hit[a], k)

@@ -50,6 +50,7 @@ class Ctx:
         self.title = None
         self._sit_used: list[str] = []
         self.said: set[str] = set()
+        self.vague = rng.random() < 0.08
 
     # -- phrases ------------------------------------------------------------------------------
     def pick(self, bank):
@@ -120,14 +121,59 @@ class Ctx:
         self.said.add(t)
         return t
 
-    def want(self):
-        if self.appeal == "咨询" and self.rng.random() < 0.6:
-            return "告知" + self.question()
-        if self.appeal == "建议" and self.rng.random() < 0.6:
-            return self.pick(banks.SUGGEST).format(dept=self.pick(banks.DEPT))
-        if self.appeal == "表扬":
-            return self.pick(banks.PRAISE).format(dept=self.pick(banks.DEPT))
-        return self.pick(self.pool.wants)
+    # -- the appeal type ------------------------------------------------------------------------
+    # Each place that can say the appeal type (the operator's verb, a citizen's opening line, a
+    # title, the demand at the end) does so with its own chance; ``vague`` orders (~10%) say it
+    # nowhere (反映 + a generic want), as many real ones do.
+    P_VERB, P_OPEN_FP, P_WANT, P_TITLE = 0.8, 0.6, 0.85, 0.4
+
+    def cued(self, p: float) -> bool:
+        return self.rng.random() < p and not self.vague
+
+    def verb(self, generic, p=None, short=False) -> str:
+        """The operator's verb: 来电投诉 / 来电举报 / … for the order's type, else one of ``generic``."""
+        if self.cued(self.P_VERB if p is None else p):
+            return self.pick((banks.APPEAL_VERB if short else banks.APPEAL_VERB_OP)[self.appeal])
+        return generic if isinstance(generic, str) else self.pick(generic)
+
+    def open_fp(self, p=None) -> str | None:
+        """A citizen's opening line (我要投诉, 想咨询一个问题, …), or None."""
+        if self.cued(self.P_OPEN_FP if p is None else p):
+            return self.pick(banks.APPEAL_OPEN_FP[self.appeal])
+        return None
+
+    def _want(self, p=None) -> tuple[str, bool]:
+        """What is wanted, and whether it stands alone (needs no 希望/要求 before it)."""
+        r, a = self.rng, self.appeal
+        base = self.pick(self.pool.wants)
+        if a == "表扬":
+            if self.vague or r.random() < 0.7:
+                return self.pick(banks.PRAISE).format(dept=self.pick(banks.DEPT)), True
+            return self.pick(banks.APPEAL_WANT[a]), False
+        if not self.cued(self.P_WANT if p is None else p):
+            return base, False
+        if a == "咨询" and r.random() < 0.4:
+            return r.choice(("告知", "解答", "答复")) + self.question(), False
+        if a == "建议" and r.random() < 0.5:
+            return base + "。" + self.pick(banks.SUGGEST).format(dept=self.pick(banks.DEPT)), False
+        cue = self.pick(banks.APPEAL_WANT[a])
+        x = r.random()  # the cue mostly goes beside the leaf's own want, which carries the category
+        if x < 0.15 or a == "其他":
+            return cue, False
+        if x < 0.65:
+            return base + r.choice(("，并", "，同时", "，")) + cue, False
+        return cue + "，" + base, False
+
+    def want(self) -> str:
+        return self._want()[0]
+
+    def wish(self, leads, fp=False, p=None) -> str:
+        """A lead (希望, 要求, …, one of ``leads``) and what is wanted; a want that stands alone gets a
+        neutral lead instead."""
+        w, alone = self._want(p)
+        if alone:
+            return ("" if fp else self.pick(("来电人称", "市民称", "另外，", ""))) + w
+        return (leads if isinstance(leads, str) else self.pick(leads)) + w
 
     def question(self):
         if self.pool.questions and self.rng.random() < 0.5:
@@ -149,9 +195,15 @@ class Ctx:
             else:
                 sit = self.situation()
                 self.title = sit.split("，")[0] if sit and self.rng.random() < 0.7 else self.pick(TITLE_FREE)
+            if self.cued(self.P_TITLE):
+                pre = self.pick(banks.APPEAL_TITLE[self.appeal])
+                forms = (pre + "：" + self.title, pre + self.title, "关于" + self.title + "的" + pre)
+                self.title = self.rng.choice(forms[:2] if self.title.startswith("关于") else forms)
         return self.title
 
     def lead(self):
+        if self.vague:
+            return self.pick(("反映", "反映问题", "称"))
         return self.pick(banks.APPEAL_LEAD.get(self.appeal, banks.APPEAL_LEAD["其他"]))
 
     # -- pieces into the builder -----------------------------------------------------------------
@@ -228,15 +280,21 @@ def _end(b, ch="。"):
 
 # ---------------------------------------------------------------------------------------------
 # Operator summaries
+def _op_open(c, b, generic, punct):
+    """Speaker and verb: 市民来电投诉：, 来电人来电反映，, …"""
+    sp = c.pick(banks.SPEAKER)
+    b.add(sp, c.verb(generic, short=sp.endswith("来电")), punct)
+
+
 def op_classic(c, b):
     r = c.rng
-    b.add(c.pick(banks.SPEAKER), r.choice(("来电反映：", "反映：", "来电称：", "反映，")))
+    _op_open(c, b, ("来电反映", "反映", "来电称"), r.choice(("：", "：", "，")))
     c.put_place(b)
     b.add(c.problem(), "。")
     if r.random() < 0.6:
         b.add(c.pick(banks.DURATION_OP), "，", c.impact(), "。")
     c.put_extras(b)
-    b.add(c.pick(banks.WANT_LEAD_OP), c.want(), "。")
+    b.add(c.wish(banks.WANT_LEAD_OP), "。")
     c.put_pii(b)
     if r.random() < 0.6:
         b.add(c.pick(banks.NOTE))
@@ -244,7 +302,10 @@ def op_classic(c, b):
 
 def op_claim(c, b):
     r = c.rng
-    b.add(r.choice(("来电人称，", "市民来电称，", "据来电人讲，", "来电人表示，")))
+    if c.cued(c.P_VERB):
+        b.add(r.choice(("来电人", "市民")), c.pick(banks.APPEAL_VERB_OP[c.appeal]), "称，")
+    else:
+        b.add(r.choice(("来电人称，", "市民来电称，", "据来电人讲，", "来电人表示，")))
     if c.caller_place is not None:
         b.add("其家住")
         c.put_place(b, "caller")
@@ -255,7 +316,7 @@ def op_claim(c, b):
     b.add(c.problem(), "，", c.pick(banks.TRIED_OP), "。")
     c.put_extras(b)
     c.put_pii(b)
-    b.add(r.choice(("要求", "希望", "请")), c.pick(banks.DEPT), c.want(), "。")
+    b.add(c.wish(r.choice(("要求", "希望", "请")) + c.pick(banks.DEPT)), "。")
 
 
 def op_kv(c, b):
@@ -266,6 +327,8 @@ def op_kv(c, b):
     b.add("\n", r.choice(("诉求内容：", "反映内容：", "问题描述：")), c.problem(), "，", c.pick(banks.DURATION_OP), "。")
     c.put_extras(b)
     b.add("\n", r.choice(("诉求目的：", "来电诉求：", "市民诉求：")), c.want(), "。")
+    if c.cued(0.3):
+        b.add("\n", r.choice(("诉求类型：", "诉求类别：")), c.pick(banks.APPEAL_FIELD[c.appeal]))
     if c.pii_kinds:
         b.add("\n")
         c.put_pii(b)
@@ -273,8 +336,11 @@ def op_kv(c, b):
 
 def op_terse(c, b):
     r = c.rng
+    if c.cued(0.4):
+        b.add(c.pick(banks.APPEAL_VERB[c.appeal]), "：")
     c.put_place(b)
-    b.add(c.problem(rich=False), "，", r.choice(("请处理", "要求处理", "希望尽快解决", "请核实", "望解决", c.want())), "。")
+    end = c.wish(("要求", "请", "望")) if c.cued(c.P_WANT) else r.choice(("请处理", "要求处理", "希望尽快解决", "请核实", "望解决"))
+    b.add(c.problem(rich=False), "，", end, "。")
     if r.random() < 0.4:
         c.put_pii(b)
 
@@ -289,7 +355,7 @@ def op_receive(c, b):
     if r.random() < 0.5:
         b.add(c.impact(), "。")
     c.put_extras(b)
-    b.add(r.choice(("来电人", "市民", "")), r.choice(("希望", "要求", "请求")), c.want(), "。")
+    b.add(r.choice(("来电人", "市民", "")), c.wish(("希望", "要求", "请求")), "。")
     c.put_pii(b)
 
 
@@ -300,18 +366,22 @@ def op_caller_first(c, b):
         c.put_place(b, "caller")
     else:
         b.add("本市")
-    b.add(r.choice(("，反映", "，来电反映", "。其反映", "，称")))
+    b.add(r.choice(("，", "，", "。其")), c.verb(("反映", "来电反映", "称"), short=True))
     if c.place is not None:
         c.put_place(b)
     b.add(c.problem(), "。", c.pick(banks.DURATION_OP), "。")
     c.put_extras(b)
     c.put_pii(b)
-    b.add(c.pick(banks.WANT_LEAD_OP), c.want(), "。")
+    b.add(c.wish(banks.WANT_LEAD_OP), "。")
 
 
 def op_question(c, b):
     r = c.rng
-    b.add(c.pick(banks.SPEAKER), r.choice(("来电咨询：", "咨询：", "来电询问，")), c.question(), "？")
+    if c.appeal == "咨询" or not c.cued(0.8):
+        b.add(c.pick(banks.SPEAKER), r.choice(("来电咨询：", "咨询：", "来电询问，")), c.question(), "？")
+    else:  # another type, with a question on the side
+        b.add(c.pick(banks.SPEAKER), c.pick(banks.APPEAL_VERB_OP[c.appeal]), r.choice(("并询问：", "，同时问：", "，并问：")),
+              c.question(), "？")
     if c.place is not None:
         b.add(r.choice(("来电人位于", "事涉地点：", "地址：")))
         c.put_place(b)
@@ -319,6 +389,8 @@ def op_question(c, b):
     b.add(r.choice(("来电人表示", "补充：", "据称")), c.problem(rich=False), "。")
     c.put_extras(b)
     c.put_pii(b)
+    if c.appeal != "咨询" and c.cued(c.P_WANT):
+        b.add(c.wish(banks.WANT_LEAD_OP, p=1.0), "。")
     b.add(r.choice(("来电希望得到明确答复。", "希望相关部门给予解答。", "请告知。", "注：请及时向来电人反馈办理情况。")))
 
 
@@ -330,21 +402,21 @@ def _order_no(r):
 
 def fu_supplement(c, b):
     r = c.rng
-    b.add(r.choice(("此次来电补充：", "来电人补充说明：")))
+    b.add(r.choice(("此次来电补充", "来电人补充")), c.verb("说明", p=0.4, short=True), "：")
     c.put_place(b)
     b.add(c.problem(), "。", c.pick(banks.FOLLOW_REF).format(no=_order_no(r), n=r.randint(2, 6)))
     b.add(c.impact(), "。")
     c.put_extras(b)
     c.put_pii(b)
-    b.add(r.choice(("再次要求", "希望", "要求")), c.want(), "。")
+    b.add(c.wish(("再次要求", "希望", "要求")), "。")
 
 
 def fu_again(c, b):
     r = c.rng
-    b.add(r.choice(("市民再次来电反映：", "来电人再次来电：", "重复来电：")))
+    b.add(r.choice(("市民再次来电", "来电人再次来电", "重复来电，")), c.verb("反映", short=True), "：")
     c.put_place(b)
     b.add(c.problem(rich=False), "，", c.pick(banks.FOLLOW_REF).format(no=_order_no(r), n=r.randint(2, 6)))
-    b.add("要求尽快解决。")
+    b.add(c.wish(("要求", "再次要求")) if c.cued(c.P_WANT) else "要求尽快解决", "。")
     c.put_pii(b)
 
 
@@ -355,25 +427,32 @@ def fu_urge(c, b):
     b.add(c.ref(), r.choice(("一事", "的问题", "问题")), "已反映", str(r.randint(2, 8)), "次，", c.pick(banks.TRIED_OP), "，",
           c.impact(), "。")
     c.put_extras(b)
-    b.add("来电人情绪", r.choice(("激动", "不满", "比较急")), "，", c.pick(banks.WANT_LEAD_OP), c.want(), "。")
+    b.add("来电人情绪", r.choice(("激动", "不满", "比较急")), "，", c.wish(banks.WANT_LEAD_OP), "。")
     c.put_pii(b)
 
 
 def fu_history(c, b):
     r = c.rng
-    b.add("来电人称其于", f"{r.randint(1, 12)}月{r.randint(1, 28)}日", r.choice(("曾来电反映", "反映过", "就")))
+    b.add("来电人称其于", f"{r.randint(1, 12)}月{r.randint(1, 28)}日", c.verb(("曾来电反映", "反映过", "就")))
     c.put_place(b)
     b.add(c.problem(), r.choice(("一事", "的问题", "")), "，", r.choice(("当时答复会尽快处理", "有工作人员联系过", "工单显示已办结")),
           "，", r.choice(("但问题依旧", "但至今没有任何变化", "可实际上根本没解决", "现在又出现了")), "。")
     c.put_extras(b)
-    b.add(c.pick(banks.WANT_LEAD_OP), c.want(), "。")
+    b.add(c.wish(banks.WANT_LEAD_OP), "。")
     c.put_pii(b)
 
 
 # ---------------------------------------------------------------------------------------------
 # First-person bodies (used by online, company online and letters)
+def _fp_open(c, b):
+    o = c.open_fp()
+    if o:
+        b.add(o, c.rng.choice(("。", "！", "，")))
+
+
 def _fp_intro_first(c, b):
     r = c.rng
+    _fp_open(c, b)
     if c.place is not None:
         pre, post = r.choice(banks.SELF_INTRO).split("{place}")
         b.add(pre)
@@ -387,7 +466,7 @@ def _fp_intro_first(c, b):
         b.add("\n")
         _long(c, b, r.randint(2, 5))
     c.put_extras(b, fp=True)
-    b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
+    b.add(c.wish(banks.WANT_LEAD_FP, fp=True), "。")
     if r.random() < 0.5:
         b.add(c.pick(banks.EMOTION))
     c.put_pii(b)
@@ -395,6 +474,7 @@ def _fp_intro_first(c, b):
 
 def _fp_problem_first(c, b):
     r = c.rng
+    _fp_open(c, b)
     b.add(c.problem(fp=True), "！")
     if c.place is not None:
         b.add(r.choice(("地址在", "地点：", "就在", "位置是")))
@@ -410,19 +490,23 @@ def _fp_problem_first(c, b):
         b.add("\n")
         _long(c, b, r.randint(2, 4))
     c.put_extras(b, fp=True)
-    b.add(c.impact(), "，", c.pick(banks.WANT_LEAD_FP), c.want(), "！")
+    b.add(c.impact(), "，", c.wish(banks.WANT_LEAD_FP, fp=True), "！")
     c.put_pii(b)
 
 
 def _fp_question(c, b):
     r = c.rng
-    b.add(r.choice(("您好，", "你好，", "", "请问")), c.question(), "？")
+    b.add(r.choice(("您好，", "你好，", "")))
+    _fp_open(c, b)
+    b.add(r.choice(("", "请问")), c.question(), "？")
     if c.place is not None:
         b.add(r.choice(("我在", "我家在", "我们在")))
         c.put_place(b)
         b.add("，")
     b.add(c.problem(fp=True, rich=False), "。")
     _story(c, b, r.choice((1, 2, 2, 3)))
+    if c.appeal != "咨询" and c.cued(c.P_WANT):
+        b.add(c.wish(banks.WANT_LEAD_FP, fp=True, p=1.0), "。")
     b.add(r.choice(("麻烦告知一下，谢谢。", "在线等，谢谢！", "希望尽快回复。", "谢谢！")))
     c.put_pii(b)
 
@@ -430,6 +514,7 @@ def _fp_question(c, b):
 def _fp_compare(c, b):
     """Problem place against a better-run place elsewhere (a third, 'other' place)."""
     r = c.rng
+    _fp_open(c, b)
     b.add(r.choice(("你们看看", "大家评评理", "想问问")), "，")
     if c.place is not None:
         c.put_place(b)
@@ -440,7 +525,7 @@ def _fp_compare(c, b):
         c.put_place(b, "other")
         b.add(r.choice(("就没这个问题", "那边管得就很好", "早就解决了")), "，", r.choice(("凭什么我们这不行？", "为什么差别这么大？")))
     _story(c, b, r.choice((2, 3, 4, 5)))
-    b.add(c.impact(), "。", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
+    b.add(c.impact(), "。", c.wish(banks.WANT_LEAD_FP, fp=True), "。")
     c.put_pii(b)
 
 
@@ -471,14 +556,14 @@ def _company_line(c):
 
 def co_operator(c, b):
     r = c.rng
-    b.add(c.pick(banks.SPEAKER_COMPANY), r.choice(("反映：", "来电反映：", "来电咨询：")), _company_line(c))
+    b.add(c.pick(banks.SPEAKER_COMPANY), c.verb(("反映", "来电反映", "来电咨询")), "：", _company_line(c))
     if c.place is not None:
         b.add(r.choice(("（注册地址：", "（地址：", "（经营地址：")))
         c.put_place(b)
         b.add("）")
     b.add("，", c.problem(), "，", c.pick(banks.COMPANY_NEEDS), "。")
     c.put_extras(b)
-    b.add(c.pick(banks.WANT_LEAD_OP), c.want(), "。")
+    b.add(c.wish(banks.WANT_LEAD_OP), "。")
     c.put_pii(b)
 
 
@@ -489,8 +574,12 @@ def co_role(c, b):
         b.add("公司位于")
         c.put_place(b)
         b.add("，")
+    if c.appeal != "咨询" and c.cued(0.8):
+        b.add(c.pick(banks.APPEAL_VERB[c.appeal]), "，并")
     b.add(r.choice(("咨询", "询问", "想了解")), c.question(), "。", r.choice(("来电人表示", "据称")), c.problem(rich=False), "。")
     c.put_pii(b)
+    if c.appeal != "咨询" and c.cued(c.P_WANT):
+        b.add(c.wish(banks.WANT_LEAD_OP, p=1.0), "。")
     b.add(r.choice(("请给予政策解答。", "希望主管部门予以指导。", "请尽快答复。")))
 
 
@@ -498,6 +587,7 @@ def co_letter(c, b):
     r = c.rng
     c.channel = r.choice(banks.CHANNELS_ONLINE)
     b.add(r.choice(("工单来源：", "来源：")), c.channel, "\n", "留言标题：", c.make_title(), "\n", "留言原文：")
+    _fp_open(c, b)
     b.add(r.choice(("我司", "我们公司", "本企业")), _company_line(c))
     if c.place is not None:
         b.add(r.choice(("位于", "注册在", "坐落于")))
@@ -505,7 +595,7 @@ def co_letter(c, b):
     b.add("，", r.choice(("主要从事", "是一家")), r.choice(("软件开发", "餐饮经营", "物流配送", "建筑施工", "商品零售", "生产加工")),
           r.choice(("业务", "的企业", "")), "。", c.problem(fp=True), "。", c.impact(), "。")
     c.put_extras(b, fp=True)
-    b.add(r.choice(("恳请", "希望", "请")), c.want(), "。")
+    b.add(c.wish(("恳请", "希望", "请"), fp=True), "。")
     c.put_pii(b)
 
 
@@ -516,7 +606,8 @@ def co_kv(c, b):
         b.add("企业地址：")
         c.put_place(b)
         b.add("\n")
-    b.add("诉求类别：", r.choice(("政策咨询", "办事求助", "营商环境", "投诉", "其他")), "\n")
+    field = c.pick(banks.APPEAL_FIELD[c.appeal]) if c.cued(0.75) else r.choice(("政策咨询", "办事求助", "营商环境", "投诉", "其他"))
+    b.add("诉求类别：", field, "\n")
     b.add("诉求内容：", c.problem(), "。", c.want(), "。")
     if c.pii_kinds:
         b.add("\n")
@@ -528,7 +619,9 @@ def co_kv(c, b):
 def le_classic(c, b):
     r = c.rng
     c.channel = r.choice(("领导留言板", "领导留言板", "网站", "信件"))
-    b.add(c.pick(banks.LETTER_OPEN), "\n    ", "我是", c.pick(banks.LETTER_WHO))
+    b.add(c.pick(banks.LETTER_OPEN), "\n    ")
+    _fp_open(c, b)
+    b.add("我是", c.pick(banks.LETTER_WHO))
     if c.place is not None:
         b.add("，住在")
         c.put_place(b, "caller" if c.caller_place is None and False else "problem")
@@ -540,7 +633,7 @@ def le_classic(c, b):
     b.add("\n    ")
     _story(c, b, r.randint(2, 5))
     c.put_extras(b, fp=True)
-    b.add("\n    ", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
+    b.add("\n    ", c.wish(banks.WANT_LEAD_FP, fp=True), "。")
     c.put_pii(b)
     b.add("\n", c.pick(banks.LETTER_CLOSE))
 
@@ -548,7 +641,9 @@ def le_classic(c, b):
 def le_story(c, b):
     r = c.rng
     c.channel = r.choice(("领导留言板", "网站"))
-    b.add(r.choice(("领导您好！", "尊敬的领导：")), f"从{r.randint(1, 12)}月份开始，")
+    b.add(r.choice(("领导您好！", "尊敬的领导：")))
+    _fp_open(c, b)
+    b.add(f"从{r.randint(1, 12)}月份开始，")
     if c.place is not None:
         c.put_place(b)
     b.add(c.problem(fp=True), "。\n")
@@ -560,7 +655,7 @@ def le_story(c, b):
     _story(c, b, r.randint(2, 5))
     b.add("\n")
     c.put_extras(b, fp=True)
-    b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
+    b.add(c.wish(banks.WANT_LEAD_FP, fp=True), "。")
     c.put_pii(b)
     b.add(c.pick(banks.LETTER_CLOSE))
 
@@ -571,14 +666,16 @@ def le_joint(c, b):
     b.add(r.choice(("尊敬的各位领导：", "尊敬的领导：")), "\n我们是")
     if c.place is not None:
         c.put_place(b)
-    b.add(r.choice(("的全体业主", "的部分居民", "的住户")), "，", r.choice(("联名", "共同", "")), "反映一个困扰大家很久的问题。\n")
+    b.add(r.choice(("的全体业主", "的部分居民", "的住户")), "，", r.choice(("联名", "共同", "")), "反映一个困扰大家很久的问题。")
+    _fp_open(c, b)
+    b.add("\n")
     b.add("一、", c.problem(fp=True), "。\n二、", c.impact(), "。\n三、", c.pick(banks.TRIED), "。\n")
     if r.random() < 0.7:
         b.add("四、")
         _long(c, b, r.randint(2, 4))
         b.add("\n")
     c.put_extras(b, fp=True)
-    b.add("为此，我们", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
+    b.add("为此，我们", c.wish(banks.WANT_LEAD_FP, fp=True), "。")
     c.put_pii(b)
     b.add("\n", c.pick(banks.LETTER_CLOSE))
 
@@ -586,34 +683,42 @@ def le_joint(c, b):
 def le_short(c, b):
     c.channel = "领导留言板"
     b.add(c.pick(banks.LETTER_OPEN))
+    _fp_open(c, b)
     if c.place is not None:
         c.put_place(b)
-    b.add(c.problem(fp=True), "，", c.pick(banks.LETTER_FEEL), "，", c.pick(banks.WANT_LEAD_FP), c.want(), "。")
+    b.add(c.problem(fp=True), "，", c.pick(banks.LETTER_FEEL), "，", c.wish(banks.WANT_LEAD_FP, fp=True), "。")
     c.put_pii(b)
     b.add(c.pick(banks.LETTER_CLOSE).replace("\n", ""))
 
 
 def fu_callback(c, b):
     r = c.rng
-    b.add(r.choice(("回访不满意：", "来电人对答复不满意：", "办结回访：")), "来电人称此前反映的")
+    b.add(r.choice(("回访不满意：", "来电人对答复不满意：", "办结回访：")), "来电人称此前", c.verb("反映", p=0 if c.appeal == "表扬" else None, short=True), "的")
     c.put_place(b)
     b.add(c.ref(), r.choice(("问题", "一事")), r.choice(("并未解决", "只是敷衍了事", "答复内容与事实不符")), "，",
           c.problem(rich=False), "。")
     c.put_pii(b)
+    if c.cued(0.5):
+        b.add(c.wish(("要求", "希望"), p=1.0), "，")
     b.add(r.choice(("要求重新办理。", "希望认真核实后再答复。", "要求上级部门督办。")))
 
 
 def fu_short(c, b):
     r = c.rng
-    b.add(r.choice(("再次反映", "又来电反映", "二次来电：")))
+    b.add(r.choice(("再次", "又来电", "二次来电，")), c.verb("反映", short=True))
     c.put_place(b)
     b.add(c.problem(rich=False), r.choice(("，至今未解决。", "，仍未处理。", "，情况没有改善。")))
+    if c.cued(0.35):
+        b.add(c.wish("要求", p=1.0), "。")
     c.put_pii(b)
 
 
 def co_terse(c, b):
     r = c.rng
-    b.add(r.choice(("企业咨询：", "企业来电：", "涉企诉求：")), _company_line(c), "，", c.question(), "？")
+    if c.cued(0.8):
+        b.add("企业", c.pick(banks.APPEAL_VERB[c.appeal]), "：", _company_line(c), "，", c.question(), "？")
+    else:
+        b.add(r.choice(("企业咨询：", "企业来电：", "涉企诉求：")), _company_line(c), "，", c.question(), "？")
     if c.place is not None:
         b.add("（")
         c.put_place(b)
@@ -623,14 +728,14 @@ def co_terse(c, b):
 
 def co_staff(c, b):
     r = c.rng
-    b.add(r.choice(("员工来电反映：", "来电人反映：", "职工反映：")), "其所在的", _company_line(c))
+    b.add(r.choice(("员工", "来电人", "职工")), c.verb(("来电反映", "反映")), "：其所在的", _company_line(c))
     if c.place is not None:
         b.add("（位于")
         c.put_place(b)
         b.add("）")
     b.add(r.choice(("存在", "出现")), "问题：", c.problem(), "。", c.impact(), "。")
     c.put_extras(b)
-    b.add(c.pick(banks.WANT_LEAD_OP), c.want(), "。")
+    b.add(c.wish(banks.WANT_LEAD_OP), "。")
     c.put_pii(b)
 
 
@@ -644,6 +749,9 @@ def le_question(c, b):
         b.add("，")
     b.add(c.problem(fp=True), "。", c.pick(banks.TRIED), "。", c.pick(banks.LETTER_FEEL), "。")
     _story(c, b, r.randint(2, 5))
+    if c.cued(c.P_WANT):
+        _end(b)
+        b.add(c.wish(banks.WANT_LEAD_FP, fp=True, p=1.0), "。")
     c.put_pii(b)
     b.add(c.pick(banks.LETTER_CLOSE))
 
@@ -652,7 +760,9 @@ def le_thanks_then(c, b):
     r = c.rng
     c.channel = r.choice(("领导留言板", "网站", "信件"))
     b.add(c.pick(banks.LETTER_OPEN), "\n", r.choice(("首先感谢各位领导为老百姓办了很多实事。", "这些年咱们这里变化很大，大家都看在眼里。")),
-          "但是有一件事，", c.pick(banks.LETTER_FEEL), "。\n")
+          "但是有一件事，", c.pick(banks.LETTER_FEEL), "。")
+    _fp_open(c, b)
+    b.add("\n")
     if c.place is not None:
         c.put_place(b)
     b.add(c.problem(fp=True), "，", c.pick(banks.DURATION), "。", c.impact(), "。\n")
@@ -661,7 +771,7 @@ def le_thanks_then(c, b):
     _story(c, b, r.randint(1, 4))
     b.add("\n")
     c.put_extras(b, fp=True)
-    b.add(c.pick(banks.WANT_LEAD_FP), c.want(), "。")
+    b.add(c.wish(banks.WANT_LEAD_FP, fp=True), "。")
     c.put_pii(b)
     b.add("\n", c.pick(banks.LETTER_CLOSE))
 

@@ -196,9 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list:
-    from . import cli_batch, cli_catalog, cli_corpus, cli_model, cli_service
+    from . import cli_batch, cli_bench, cli_catalog, cli_corpus, cli_model, cli_service
 
-    return [cli_catalog, cli_model, cli_corpus, cli_service, cli_batch]
+    return [cli_catalog, cli_model, cli_corpus, cli_service, cli_batch, cli_bench]
 
 
 _COMMAND_MODULES: list = []

@@ -1,0 +1,7 @@
+"""``python -m benchmarks``: the one-run benchmark report (see ``benchmarks/harness.py``)."""
+
+import sys
+
+from benchmarks.harness import main
+
+sys.exit(main())

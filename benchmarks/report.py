@@ -1,0 +1,604 @@
+"""``REPORT.md`` and the PNG plots from one harness result (``results/bench.json``).
+
+    write_report(result, out_dir)          # out_dir/REPORT.md, out_dir/plots/*.png
+
+Everything here reads the result dict only (no measuring), so a report can be rewritten from a
+saved ``bench.json``: ``python -m benchmarks.report benchmarks/results/bench.json -o benchmarks``.
+Plots need matplotlib (Agg backend); without it, or with ``plots=False``, the report says so and
+the tables are complete on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+# The variants the issue asks for, in report order; the keys match ``harness.build_variants``.
+EXPECTED_VARIANTS = {
+    "rules": "rules only (no classifier)",
+    "linear": "linear member only",
+    "torch_full": "torch eager, full encoder",
+    "onnx_fp32_full": "ONNX fp32, full encoder",
+    "onnx_int8_full": "ONNX int8, full encoder",
+    "torch_student": "torch eager, student",
+    "onnx_int8_student": "ONNX int8, student",
+    "pipeline": "full pipeline (the shipped model as Dispatcher.load() gives it)",
+}
+ENCODER_VARIANTS = ("torch_full", "onnx_fp32_full", "onnx_int8_full", "torch_student", "onnx_int8_student")
+STAGE_ORDER = ("normalize", "mask", "segment", "rules", "jurisdiction", "classifier", "assign", "units", "route")
+HEAD_ORDER = ("category", "category_l1", "category_l2", "response_level", "appeal_type", "district", "street",
+              "unit", "routing")
+
+
+# -- formatting -----------------------------------------------------------------------------------
+def fmt(x, nd: int = 1, unit: str = "") -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}{unit}"
+    if isinstance(x, float):
+        if abs(x) >= 100 and nd > 0:
+            nd = 0 if abs(x) >= 1000 else min(nd, 1)
+        return f"{x:,.{nd}f}{unit}"
+    return f"{x}{unit}"
+
+
+def pct_fmt(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
+def table(header: list[str], rows: list[list], align: str | None = None) -> list[str]:
+    align = align or "l" + "r" * (len(header) - 1)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
+    return out + [""]
+
+
+def _get(d, *keys, default=None):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return default
+        d = d[k]
+    return d
+
+
+def _lengths(lat: dict) -> list[str]:
+    return sorted({ln for v in lat.values() for ln in v.get("lengths", {})}, key=int)
+
+
+def _stages(lat: dict) -> list[str]:
+    seen = {s for v in lat.values() for node in v.get("lengths", {}).values() for s in node.get("stages_ms", {})}
+    return [s for s in STAGE_ORDER if s in seen] + sorted(seen - set(STAGE_ORDER))
+
+
+def skipped_variants(result: dict) -> dict[str, str]:
+    """Each expected latency variant that this run did not measure, with the reason."""
+    lat = result.get("latency") or {}
+    skipped = result.get("skipped") or {}
+    out = {}
+    for key in EXPECTED_VARIANTS:
+        if key in lat:
+            continue
+        reason = skipped.get(key)
+        if reason is None and key in ENCODER_VARIANTS:
+            reason = skipped.get("encoders")
+        out[key] = reason or "not measured in this run (no reason recorded)"
+    return out
+
+
+# -- sections -------------------------------------------------------------------------------------
+def _machine(result: dict) -> list[str]:
+    m = result.get("machine") or {}
+    libs = m.get("libraries") or {}
+    threads = m.get("threads") or {}
+    rows = [
+        ["CPU", m.get("cpu_model", "unknown")],
+        ["cores", f"{m.get('usable_cores')} usable of {m.get('cpu_count')}"],
+        ["CPU flags", ", ".join(m.get("cpu_flags") or []) or "none of the listed"],
+        ["memory", fmt(m.get("memory_gib"), 1, " GiB")],
+        ["Python, platform", f"{m.get('python')}, {m.get('platform')}"],
+        ["ONNX Runtime intra-op threads", fmt(threads.get("onnxruntime_intra_op"))
+         + (f" (DISPATCH_NLP_THREADS={threads['DISPATCH_NLP_THREADS']})" if threads.get("DISPATCH_NLP_THREADS") else "")],
+        ["load average (1, 5, 15 min) at start", ", ".join(fmt(x, 2) for x in m.get("load_average_start") or [])],
+        ["load average at end", ", ".join(fmt(x, 2) for x in m.get("load_average_end") or []) or "–"],
+    ]
+    out = ["## Machine", ""] + table(["", ""], rows, "ll")
+    out.append("Libraries: " + ", ".join(f"{k} {v}" for k, v in libs.items() if v)
+               + (" (not installed: " + ", ".join(k for k, v in libs.items() if not v) + ")"
+                  if any(not v for v in libs.values()) else "") + ".")
+    load = (m.get("load_average_start") or [0])[0]
+    cores = m.get("usable_cores") or m.get("cpu_count") or 1
+    if load and load > 0.5 * cores:
+        out.append("")
+        out.append(f"**The machine was busy** (1-minute load {load:.2f} on {cores} cores when the run started): "
+                   "absolute times are inflated; the ratios, measured round robin within this run, hold better.")
+    return out + [""]
+
+
+def _headline(result: dict) -> list[str]:
+    lat = result.get("latency") or {}
+    lengths = _lengths(lat)
+    mid = "300" if "300" in lengths else (lengths[len(lengths) // 2] if lengths else None)
+    rows = []
+    if mid:
+        for key, v in lat.items():
+            e2e = _get(v, "lengths", mid, "end_to_end_ms") or {}
+            rows.append([f"latency, {v.get('label', key)}, {mid} chars (p50 / p99)",
+                         f"{fmt(e2e.get('p50'), 1)} / {fmt(e2e.get('p99'), 1)} ms"])
+    for name, per in (result.get("latency_ratios") or {}).items():
+        if mid and mid in per and per[mid].get("encoder_speedup"):
+            rows.append([f"speed-up, {name.replace('_', ' ')}, {mid} chars (encoder member p50)",
+                         f"{fmt(per[mid]['encoder_speedup'], 2)}×"])
+    runs = _get(result, "batch", "runs") or []
+    if runs:
+        best = max(runs, key=lambda r: r.get("orders_per_s_steady") or r.get("orders_per_s") or 0)
+        rows.append([f"batch throughput, best (workers {best['workers']}, batch {best['batch_size']})",
+                     f"{fmt(best.get('orders_per_s'))} orders/s ({fmt(best.get('orders_per_s_steady'))} without start-up)"])
+    heads = _get(result, "accuracy", "heads") or {}
+    for h in ("category", "appeal_type", "district", "street", "unit"):
+        if isinstance(heads.get(h), dict) and heads[h].get("accuracy") is not None:
+            rows.append([f"accuracy, {h} (test split, n={heads[h].get('n')})", pct_fmt(heads[h]["accuracy"])])
+    routing = heads.get("routing") or {}
+    if routing.get("auto_dispatch_share") is not None:
+        rows.append(["dispatched automatically / category accuracy of those",
+                     f"{pct_fmt(routing['auto_dispatch_share'])} / {pct_fmt(routing.get('auto_dispatch_category_accuracy'))}"])
+    mem = result.get("memory") or {}
+    if mem:
+        rows.append(["default model load time (fresh process)", fmt(mem.get("load_s"), 2, " s")])
+        rows.append([f"peak RSS (load + {mem.get('orders')} orders)", fmt(mem.get("peak_rss_mib"), 0, " MiB")])
+    size = result.get("model_size") or {}
+    if size:
+        rows.append(["model size on disk", fmt(size.get("total_mib"), 1, " MiB")])
+    tr = result.get("training") or {}
+    for name in ("linear", "linear_shipped", "student"):
+        spt = _get(tr, name, "seconds_per_1000")
+        if spt is not None:
+            rows.append([f"training time per 1,000 orders, {name.replace('_', ' ')}", fmt(spt, 1, " s")])
+    if not rows:
+        return []
+    return ["## Headline", ""] + table(["measure", "value"], rows, "lr")
+
+
+def _latency(result: dict) -> list[str]:
+    lat = result.get("latency") or {}
+    if not lat:
+        return ["## Latency", "", "Not measured in this run.", ""]
+    prof = result.get("profile") or {}
+    model = result.get("model") or {}
+    out = ["## Latency of one order", "",
+           f"One order at a time through `Dispatcher.dispatch`, up to {prof.get('reps')} timed calls per variant and "
+           f"length after {prof.get('warmup')} warm-up call(s), variants round robin (one call each in turn) so drift "
+           "hits them alike"
+           + ("; the torch eager variants have a round of their own, after the others (interleaved with ONNX Runtime "
+              "calls, torch's OpenMP threads and the runtime's spinning worker threads starve each other on few cores)"
+              if any(v.get("group") == "torch" for v in lat.values()) else "")
+           + (f"; a variant leaves the round once it has {prof.get('min_reps')} calls and has spent "
+              f"{fmt(prof.get('variant_budget_s'), 0)} s in them (the slow torch variants), so look at `n`, and read "
+              "p99 of a small `n` as the worst call seen" if prof.get("variant_budget_s") else "")
+           + ". Orders are generated test orders cut or joined to exactly the length. Times are "
+           "milliseconds of wall time; stage times are the pipeline's own `timings_ms`; the member columns "
+           "add up the time spent inside each classifier member per order."
+           + (f" The encoder sees at most {model.get('encoder_max_len_tokens')} tokens: longer orders are "
+              "truncated before it." if model.get("encoder_max_len_tokens") and
+              any(k in lat for k in ENCODER_VARIANTS) else ""), ""]
+    calls = {}
+    for v in lat.values():
+        for node in v.get("lengths", {}).values():
+            for name, c in (node.get("member_calls_per_order") or {}).items():
+                calls[name] = max(calls.get(name, 0), c)
+    if any(c > 1 for c in calls.values()):
+        out += [f"Note: the classifier stage calls each member once per head it serves, so every member runs "
+                f"{max(calls.values())} times per order ({', '.join(f'{k}: {c}' for k, c in sorted(calls.items()))} "
+                "calls); the member times below include all calls.", ""]
+    stages = _stages(lat)
+    for length in _lengths(lat):
+        base = _get(lat, "rules", "lengths", length, "end_to_end_ms", "p50")
+        ref_key = "linear" if "linear" in lat else None
+        ref = _get(lat, ref_key, "lengths", length, "end_to_end_ms", "p50") if ref_key else None
+        rows = []
+        for key, v in lat.items():
+            node = v.get("lengths", {}).get(length)
+            if not node:
+                continue
+            e2e = node.get("end_to_end_ms") or {}
+            members = node.get("members_ms") or {}
+            rows.append([f"{v.get('label', key)} (`{key}`)", e2e.get("n"), fmt(e2e.get("p50"), 2), fmt(e2e.get("p95"), 2),
+                         fmt(e2e.get("p99"), 2),
+                         fmt(e2e["p50"] / ref, 2) + "×" if ref and e2e.get("p50") else "–",
+                         fmt(_get(members, "linear", "p50"), 2), fmt(_get(members, "encoder", "p50"), 2)])
+        out += [f"### {length} characters", ""]
+        out += table(["variant", "n", "p50", "p95", "p99", "p50 ÷ linear-only p50", "linear member p50",
+                      "encoder member p50"], rows)
+        if base:
+            out += [f"Rules only (no classifier) p50: {fmt(base, 2)} ms.", ""]
+        srows = []
+        for key, v in lat.items():
+            node = v.get("lengths", {}).get(length)
+            if not node:
+                continue
+            st = node.get("stages_ms") or {}
+            srows.append([f"`{key}`"] + [f"{fmt(_get(st, s, 'p50'), 2)} / {fmt(_get(st, s, 'p99'), 2)}" for s in stages])
+        out += ["Per stage, p50 / p99 (ms):", ""]
+        out += table(["variant"] + stages, srows)
+    ratios = result.get("latency_ratios") or {}
+    if ratios:
+        out += ["### Ratios (p50 of the slower ÷ p50 of the faster, this run)", ""]
+        rows = []
+        for name, per in ratios.items():
+            for length, r in sorted(per.items(), key=lambda kv: int(kv[0])):
+                rows.append([name.replace("_", " "), length, fmt(r.get("encoder_speedup"), 2) + "×"
+                             if r.get("encoder_speedup") else "–",
+                             fmt(r.get("e2e_speedup"), 2) + "×" if r.get("e2e_speedup") else "–"])
+        out += table(["comparison", "chars", "encoder member", "end to end"], rows, "lrrr")
+    notes = [(k, v["note"]) for k, v in lat.items() if v.get("note")]
+    if notes:
+        out += ["Variant notes:", ""] + [f"- `{k}`: {n}" for k, n in notes] + [""]
+    return out
+
+
+def _batch(result: dict) -> list[str]:
+    b = result.get("batch") or {}
+    runs = b.get("runs") or []
+    if not runs:
+        return ["## Batch throughput", "", "Not measured in this run.", ""]
+    rows = [[r["workers"], r["batch_size"], r.get("chunk_size"), r.get("rows"), fmt(r.get("seconds"), 2),
+             fmt(r.get("orders_per_s")), fmt(r.get("orders_per_s_steady")), r.get("errors")] for r in runs]
+    out = ["## Batch throughput", "",
+           f"{b.get('rows')} generated orders (mean {fmt(b.get('mean_chars'))} characters). {b.get('note', '')}. "
+           "Start-up per worker count (1-row input): "
+           + ", ".join(f"{w} worker(s) {fmt(s, 2)} s" for w, s in (b.get("startup_s") or {}).items()) + ".", ""]
+    out += table(["workers", "batch size", "chunk", "rows", "seconds", "orders/s", "orders/s without start-up",
+                  "errors"], rows)
+    return out
+
+
+def _accuracy(result: dict, plot_files: dict) -> list[str]:
+    acc = result.get("accuracy") or {}
+    heads = acc.get("heads") or {}
+    if not heads:
+        return ["## Accuracy", "", "Not measured in this run.", ""]
+    data = acc.get("data") or {}
+    out = ["## Accuracy per head", "",
+           f"The shipped model on the test split of the generated corpus (`{_get(result, 'corpus', 'command')}`: "
+           f"splits {data.get('splits')}; the test split holds families of templates no training order came from; "
+           f"{pct_fmt(acc.get('keyword_free_share'))} of its orders name no catalog keyword). {acc.get('test_orders')} "
+           f"test orders, scored in {fmt(acc.get('seconds'))} s. ECE: expected calibration error over 10 bins; "
+           "accuracy at half coverage: the accuracy of the most confident half.", ""]
+    rows = []
+    for h in [h for h in HEAD_ORDER if h in heads] + sorted(set(heads) - set(HEAD_ORDER)):
+        rep = heads[h]
+        if not isinstance(rep, dict) or h == "routing":
+            continue
+        rows.append([h, rep.get("n"), pct_fmt(rep.get("accuracy")), fmt(rep.get("macro_f1"), 3),
+                     fmt(rep.get("ece"), 3), pct_fmt(rep.get("accuracy_at_half_coverage"))])
+    out += table(["head", "n", "accuracy", "macro F1", "ECE", "accuracy at half coverage"], rows)
+    routing = heads.get("routing")
+    if isinstance(routing, dict):
+        out += [f"Routing: {pct_fmt(routing.get('auto_dispatch_share'))} dispatched automatically, category accuracy "
+                f"of those {pct_fmt(routing.get('auto_dispatch_category_accuracy'))}; routes "
+                + ", ".join(f"{k} {v}" for k, v in (routing.get("routes") or {}).items()) + ".", ""]
+    for name, title in (("coverage_accuracy", "Coverage–accuracy"), ("reliability", "Reliability")):
+        if name in plot_files:
+            out += [f"![{title}](plots/{plot_files[name]})", ""]
+    rel = acc.get("reliability") or {}
+    if rel:
+        out += ["Reliability (confidence bins of 0.1; mean confidence → accuracy, n):", ""]
+        rows = []
+        for h, bins in rel.items():
+            cells = [f"{fmt(b['confidence'], 2)}→{fmt(b['accuracy'], 2)} ({b['n']})" if b.get("n") else "–"
+                     for b in bins]
+            rows.append([h] + cells)
+        header = ["head"] + [f"{b['lo']:.1f}–{b['hi']:.1f}" for b in next(iter(rel.values()))]
+        out += table(header, rows)
+    juris = acc.get("jurisdiction_by_mention") or {}
+    if juris:
+        out += ["### Jurisdiction by mention type", "",
+                "The kind of the finest place the order names for its problem (`caller_only`: only the caller's "
+                "own address; `none`: no place). Abstained: no district given (the order goes to review).", ""]
+        rows = [[t, r.get("n"), pct_fmt(r.get("district_acc")), pct_fmt(r.get("street_acc")),
+                 pct_fmt(r.get("abstained"))] for t, r in sorted(juris.items(), key=lambda kv: -kv[1].get("n", 0))]
+        out += table(["mention type", "n", "district accuracy", "street accuracy", "abstained"], rows)
+    return out
+
+
+def _resources(result: dict) -> list[str]:
+    out = ["## Memory, model size, load time", ""]
+    mem = result.get("memory") or {}
+    model = result.get("model") or {}
+    if mem:
+        rows = [["import dispatch_nlp", fmt(mem.get("import_s"), 2, " s")],
+                ["Dispatcher.load() of the model", fmt(mem.get("load_s"), 2, " s")],
+                ["first order after load", fmt(mem.get("first_dispatch_ms"), 1, " ms")],
+                [f"{mem.get('orders')} orders one at a time (mean {fmt(mem.get('mean_chars'))} chars)",
+                 fmt(mem.get("dispatch_s"), 2, " s")],
+                ["RSS after load", fmt(mem.get("rss_after_load_mib"), 0, " MiB")],
+                ["peak RSS", fmt(mem.get("peak_rss_mib"), 0, " MiB")]]
+        out += [f"{mem.get('note', '')}.", ""] + table(["", ""], rows, "lr")
+    if model.get("load_s_in_process") is not None:
+        out += [f"In the harness process (libraries already imported) the load took {fmt(model['load_s_in_process'], 2)} s"
+                + (f"; the full encoder checkpoint loaded in {fmt(model.get('encoder_load_s'), 1)} s" if
+                   model.get("encoder_load_s") is not None else "")
+                + (f"; ONNX exports this run: {model.get('onnx_export_s')}" if model.get("onnx_export_s") else
+                   ("; ONNX exports came from the cache" if model.get("encoder_layers") else "")) + ".", ""]
+    size = result.get("model_size") or {}
+    if size:
+        rows = [[f"`{name}`", fmt(b / 2**20, 2, " MiB") if b >= 2**20 else fmt(b / 1024, 1, " KiB")]
+                for name, b in sorted(size.get("files_bytes", {}).items(), key=lambda kv: -kv[1])]
+        rows.append(["**total**", f"**{fmt(size.get('total_mib'), 2, ' MiB')}**"])
+        out += [f"Model directory `{model.get('model_dir')}` (model `{model.get('model_version')}`, members: "
+                f"{', '.join(model.get('members') or []) or 'none'}):", ""] + table(["file", "size"], rows, "lr")
+    return out
+
+
+def _training(result: dict) -> list[str]:
+    tr = result.get("training") or {}
+    if not tr:
+        return []
+    out = ["## Training time per 1,000 orders", ""]
+    rows = []
+    for name in ("linear", "linear_shipped", "student"):
+        r = tr.get(name)
+        if not isinstance(r, dict):
+            continue
+        secs = r.get("seconds", r.get("seconds_total_with_export"))
+        if secs is None and r.get("seconds_teacher") is not None:
+            secs = (r.get("seconds_teacher") or 0) + (r.get("seconds_train") or 0)
+        rows.append([name.replace("_", " "), fmt(r.get("orders")), fmt(secs, 1), fmt(r.get("seconds_per_1000"), 1),
+                     r.get("how") or r.get("source") or ""])
+    out += table(["member", "orders", "seconds", "seconds per 1,000", "how"], rows, "lrrrl")
+    if tr.get("shipped_timings"):
+        out += ["The shipped model's own training run (its `metrics.json`): "
+                + ", ".join(f"{k} {v} s" for k, v in tr["shipped_timings"].items()) + ".", ""]
+    cores = _get(result, "machine", "usable_cores")
+    out += [f"Measured on this machine's {cores} cores.", ""]
+    return out
+
+
+def _summarise_other(name: str, data: dict) -> list[str]:
+    """A few headline figures of another benchmark's result file."""
+    if not isinstance(data, dict):
+        return [f"`{json.dumps(data)[:200]}`", ""]
+    if name == "batch" and data.get("runs"):
+        rows = [[r.get("engine"), fmt(r.get("rows")), fmt(r.get("seconds"), 2), fmt(r.get("rows_per_s")),
+                 fmt(r.get("rows_per_s_steady")), fmt(r.get("peak_rss_mib"), 0)] for r in data["runs"]]
+        return table(["engine", "rows", "seconds", "rows/s", "rows/s without start-up", "peak RSS MiB"], rows)
+    if name == "service" and data.get("dispatch"):
+        rows = [[r.get("clients"), r.get("requests"), fmt(r.get("throughput_rps")), fmt(r.get("p50_ms"), 1),
+                 fmt(r.get("p99_ms"), 1), pct_fmt(r.get("error_rate"))] for r in data["dispatch"]]
+        return table(["clients", "requests", "requests/s", "p50 ms", "p99 ms", "errors"], rows)
+    if name == "jurisdiction" and isinstance(data.get("results"), dict):
+        rows = [[m, pct_fmt(r.get("district_acc")), pct_fmt(r.get("street_acc")), pct_fmt(r.get("community_acc")),
+                 pct_fmt(r.get("abstention_rate")), fmt(r.get("ms_per_order"), 2)]
+                for m, r in data["results"].items() if isinstance(r, dict)]
+        return [f"{data.get('test_rows')} test rows."] + [""] + table(
+            ["method", "district", "street", "community", "abstained", "ms/order"], rows)
+    if name == "retrain" and isinstance(data.get("comparison"), dict):
+        rows = [[r.get("set"), r.get("head"), r.get("n"), pct_fmt(r.get("champion")), pct_fmt(r.get("challenger")),
+                 "yes" if r.get("regressed") else "no"] for r in data["comparison"].get("heads", [])]
+        promo = data.get("promotion")
+        lead = [f"Promotion: {json.dumps(promo, ensure_ascii=False)[:300]}", ""] if promo is not None else []
+        return lead + table(["set", "head", "n", "champion", "challenger", "regressed"], rows, "llrrrl")
+    scalars = [(k, v) for k, v in data.items() if isinstance(v, (int, float, str, bool)) and v is not None]
+    if not scalars:
+        return ["(no scalar figures; see the file)", ""]
+    return table(["figure", "value"], [[k, fmt(v, 3) if isinstance(v, float) else fmt(v)] for k, v in scalars[:14]],
+                 "lr")
+
+
+def _others(result: dict) -> list[str]:
+    other = result.get("other_benchmarks") or {}
+    if not other:
+        return []
+    out = ["## The other benchmarks", "",
+           "Result files under `benchmarks/results/` written by the single-purpose benchmarks, folded in as they "
+           "are (not re-run by this command; each was produced by the command shown, on the date shown).", ""]
+    for name, o in other.items():
+        out += [f"### {name}", "", f"Command: `{o.get('command')}`"
+                + (f"; file `{o['file']}`" if o.get("file") else "")
+                + (f"; produced {o['date']} ({o.get('date_from')})" if o.get("date") else "") + ".", ""]
+        if o.get("missing"):
+            out += ["No result file: run the command to produce it.", ""]
+        elif o.get("error"):
+            out += [f"Result file {o['error']}.", ""]
+        else:
+            out += _summarise_other(name, o.get("data"))
+    return out
+
+
+def _skipped(result: dict, plot_note: str | None) -> list[str]:
+    missing = skipped_variants(result)
+    other = {k: v for k, v in (result.get("skipped") or {}).items()
+             if k not in EXPECTED_VARIANTS and k != "encoders"}
+    model = result.get("model") or {}
+    lat = result.get("latency") or {}
+    out = ["## Skipped and stand-ins", ""]
+    lines = [f"- variant `{k}` ({EXPECTED_VARIANTS[k]}): **not measured**: {reason}" for k, reason in missing.items()]
+    lines += [f"- {k}: {v}" for k, v in other.items()]
+    if "encoder" not in (model.get("members") or []):
+        lines.append(f"- the shipped model (`{model.get('model_version')}`) has no encoder member, so the `pipeline` "
+                     "row is the linear-only pipeline"
+                     + ("; the `onnx_int8_student` row (linear member + an int8 student exported here with random "
+                        "heads, fused as the pipeline fuses them) stands in for the fused pipeline's cost; its "
+                        "accuracy is not measured" if "onnx_int8_student" in lat else "")
+                     + ".")
+    if plot_note:
+        lines.append(f"- plots: {plot_note}")
+    if not lines:
+        lines = ["Nothing: every variant and section was measured in this run."]
+    return out + lines + [""]
+
+
+# -- plots ----------------------------------------------------------------------------------------
+def make_plots(result: dict, plot_dir: Path) -> dict[str, str]:
+    """PNG files under ``plot_dir``; returns {kind: file name}. Raises ImportError without matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    made: dict[str, str] = {}
+    acc = result.get("accuracy") or {}
+
+    curves = {h: c for h, c in (acc.get("coverage_accuracy") or {}).items() if c}
+    if curves:
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for h, pts in curves.items():
+            pts = sorted(pts, key=lambda p: p["coverage"])
+            ax.plot([p["coverage"] for p in pts], [p["accuracy"] for p in pts], marker=".", label=h)
+        ax.set_xlabel("coverage (share of orders at or above the confidence threshold)")
+        ax.set_ylabel("accuracy of the covered orders")
+        ax.set_xlim(0, 1.02)
+        ax.set_title("Coverage–accuracy, test split")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot_dir / "coverage_accuracy.png", dpi=110)
+        plt.close(fig)
+        made["coverage_accuracy"] = "coverage_accuracy.png"
+
+    rel = {h: b for h, b in (acc.get("reliability") or {}).items() if any(x.get("n") for x in b)}
+    if rel:
+        n = len(rel)
+        cols = min(n, 3)
+        rows = (n + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.3 * rows), squeeze=False)
+        for ax, (h, bins) in zip(axes.flat, rel.items()):
+            mids = [(b["lo"] + b["hi"]) / 2 for b in bins if b.get("n")]
+            accs = [b["accuracy"] for b in bins if b.get("n")]
+            ax.bar(mids, accs, width=0.09, alpha=0.7, edgecolor="black", linewidth=0.5)
+            ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{h} (n={sum(b['n'] for b in bins)})", fontsize=9)
+            ax.set_xlabel("confidence", fontsize=8)
+            ax.set_ylabel("accuracy", fontsize=8)
+        for ax in list(axes.flat)[n:]:
+            ax.axis("off")
+        fig.suptitle("Reliability (10 bins), test split", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(plot_dir / "reliability.png", dpi=110)
+        plt.close(fig)
+        made["reliability"] = "reliability.png"
+
+    lat = result.get("latency") or {}
+    lengths = _lengths(lat)
+    if lat and lengths:
+        keys = list(lat)
+        fig, ax = plt.subplots(figsize=(max(6.4, 1.1 * len(keys) + 2), 4.4))
+        width = 0.8 / len(lengths)
+        for i, length in enumerate(lengths):
+            p50 = [_get(lat, k, "lengths", length, "end_to_end_ms", "p50") or 0 for k in keys]
+            p99 = [_get(lat, k, "lengths", length, "end_to_end_ms", "p99") or 0 for k in keys]
+            xs = [j + (i - (len(lengths) - 1) / 2) * width for j in range(len(keys))]
+            ax.bar(xs, p50, width=width, label=f"{length} chars (p50; whisker p99)",
+                   yerr=[[0] * len(keys), [max(b - a, 0) for a, b in zip(p50, p99)]], capsize=2)
+        ax.set_xticks(range(len(keys)))
+        ax.set_xticklabels(keys, rotation=25, ha="right", fontsize=8)
+        ax.set_ylabel("ms per order (log scale)")
+        ax.set_yscale("log")
+        ax.set_title("Latency of one order, end to end")
+        ax.grid(axis="y", alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot_dir / "latency.png", dpi=110)
+        plt.close(fig)
+        made["latency"] = "latency.png"
+
+    runs = _get(result, "batch", "runs") or []
+    if runs:
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for w in sorted({r["workers"] for r in runs}):
+            rs = sorted((r for r in runs if r["workers"] == w), key=lambda r: r["batch_size"])
+            ax.plot([r["batch_size"] for r in rs], [r.get("orders_per_s_steady") or r["orders_per_s"] for r in rs],
+                    marker="o", label=f"{w} worker(s), without start-up")
+            ax.plot([r["batch_size"] for r in rs], [r["orders_per_s"] for r in rs], marker="x", linestyle=":",
+                    label=f"{w} worker(s), with start-up")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("orders per second")
+        ax.set_title("Batch throughput (run_batch)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot_dir / "throughput.png", dpi=110)
+        plt.close(fig)
+        made["throughput"] = "throughput.png"
+    return made
+
+
+# -- the report -----------------------------------------------------------------------------------
+def render(result: dict, plot_files: dict[str, str], plot_note: str | None = None) -> str:
+    model = result.get("model") or {}
+    m = result.get("machine") or {}
+    prof = result.get("profile") or {}
+    lines = [
+        "# dispatch_nlp benchmark report", "",
+        f"Written by `{result.get('command', 'dispatch-nlp bench')}` (profile **{prof.get('name')}**), started "
+        f"{result.get('started')}, took {fmt(result.get('seconds'), 0)} s; model `{model.get('model_version')}` "
+        f"(members: {', '.join(model.get('members') or []) or 'none'}). Load average at start "
+        f"{', '.join(fmt(x, 2) for x in m.get('load_average_start') or [])}, at end "
+        f"{', '.join(fmt(x, 2) for x in m.get('load_average_end') or []) or '–'}. Every figure is in "
+        "`results/bench.json`; the numbers come from this one run on the machine below, which is shared and "
+        "noisy: compare ratios and medians within the report, not absolute times across reports.", "",
+    ]
+    lines += _machine(result)
+    lines += _headline(result)
+    lines += _latency(result)
+    if "latency" in plot_files:
+        lines += [f"![Latency](plots/{plot_files['latency']})", ""]
+    lines += _batch(result)
+    if "throughput" in plot_files:
+        lines += [f"![Throughput](plots/{plot_files['throughput']})", ""]
+    lines += _accuracy(result, plot_files)
+    lines += _resources(result)
+    lines += _training(result)
+    lines += _others(result)
+    lines += _skipped(result, plot_note)
+    steps = result.get("timings_s") or {}
+    if steps:
+        lines += ["## Run time per step", ""] + table(["step", "seconds"], [[k, fmt(v, 1)] for k, v in steps.items()])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(result: dict, out_dir: Path, plots: bool = True) -> Path:
+    """Write ``out_dir/REPORT.md`` (and ``out_dir/plots/*.png`` when ``plots`` and matplotlib is
+    there). A plot that could not be drawn is named in the report's skipped section and in
+    ``result["skipped"]["plots"]``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_files: dict[str, str] = {}
+    plot_note = None
+    if not plots:
+        plot_note = "not drawn (--no-plots)"
+    else:
+        try:
+            plot_files = make_plots(result, out_dir / "plots")
+        except ImportError:
+            plot_note = "not drawn: matplotlib is not installed (pip install -e '.[bench]')"
+    if plot_note:
+        result.setdefault("skipped", {})["plots"] = plot_note
+    path = out_dir / "REPORT.md"
+    path.write_text(render(result, plot_files, None), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.report", description="rewrite REPORT.md from a bench.json")
+    p.add_argument("bench_json")
+    p.add_argument("-o", "--output", required=True, help="folder for REPORT.md and plots/")
+    p.add_argument("--no-plots", action="store_true")
+    args = p.parse_args(argv)
+    result = json.loads(Path(args.bench_json).read_text(encoding="utf-8"))
+    print(write_report(result, Path(args.output), plots=not args.no_plots))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

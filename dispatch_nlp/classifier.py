@@ -55,12 +55,27 @@ class ClassifierStage(BaseComponent):
                              f"{catalog.version} (e.g. {', '.join(unknown[:5])}); load it with the catalog it was trained on")
         return cls(members, weights, catalog)
 
-    def head_probs(self, texts: list[str], head: str) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
-        """The weighted average over members of one head: (classes, probs, per-member probs)."""
-        per_member: dict[str, tuple[list[str], np.ndarray]] = {}
+    def member_probs(self, texts: list[str], heads: tuple[str, ...] = ("leaf", "appeal")) -> dict[str, dict]:
+        """Each member run once over ``texts`` for all the ``heads`` it has: {member: {head: probs}}.
+
+        One call per member, not one per head: the encoder member computes every head from one forward
+        pass, so asking head by head would run the network twice per order."""
+        out: dict[str, dict] = {}
         for name, member in self.members.items():
-            if head in member.heads:
-                per_member[name] = (member.classes(head), member.probs(texts, [head])[head])
+            wanted = [h for h in heads if h in member.heads]
+            if wanted:
+                out[name] = member.probs(texts, wanted)
+        return out
+
+    def head_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None
+                   ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+        """The weighted average over members of one head: (classes, probs, per-member probs).
+
+        ``member_out`` is :meth:`member_probs` of the same texts, when the caller already has it."""
+        if member_out is None:
+            member_out = self.member_probs(texts, (head,))
+        per_member = {name: (self.members[name].classes(head), out[head])
+                      for name, out in member_out.items() if head in out}
         if not per_member:
             return [], np.zeros((len(texts), 0)), {}
         classes = sorted({c for cl, _ in per_member.values() for c in cl})
@@ -92,8 +107,9 @@ class ClassifierStage(BaseComponent):
         if not live:
             return docs
         texts = [d.text for d in live]
-        leaf_classes, leaf_p, member_p = self.head_probs(texts, "leaf")
-        appeal_classes, appeal_p, _ = self.head_probs(texts, "appeal")
+        member_out = self.member_probs(texts, ("leaf", "appeal"))
+        leaf_classes, leaf_p, member_p = self.head_probs(texts, "leaf", member_out)
+        appeal_classes, appeal_p, _ = self.head_probs(texts, "appeal", member_out)
         for i, doc in enumerate(live):
             top = np.argsort(-leaf_p[i])[:KEEP_TOP]
             ev = ClassifierEvidence(

@@ -49,3 +49,41 @@ def test_placeholders_and_digits_are_compact():
     assert "☎" in char_ngrams("电话<手机号>")
     assert "<手" not in char_ngrams("电话<手机号>")
     assert char_ngrams("3号楼", (1, 1)) == ["0", "号", "楼"]
+
+
+class _CountingMember:
+    """A member whose heads come from one pass, like the encoder; counts the passes."""
+
+    heads = {"leaf": {}, "appeal": {}}
+
+    def __init__(self, leaf_classes):
+        self.leaf_classes = leaf_classes
+        self.passes = 0
+
+    def classes(self, head):
+        return self.leaf_classes if head == "leaf" else ["咨询", "投诉"]
+
+    def probs(self, texts, heads=None):
+        self.passes += 1
+        n = len(texts)
+        out = {"leaf": np.tile([0.7] + [0.3 / (len(self.leaf_classes) - 1)] * (len(self.leaf_classes) - 1), (n, 1)),
+               "appeal": np.tile([0.2, 0.8], (n, 1))}
+        return {h: out[h] for h in (heads or out)}
+
+
+def test_classifier_runs_each_member_once_per_batch_for_all_heads():
+    from dispatch_nlp.catalog import Catalog
+    from dispatch_nlp.classifier import ClassifierStage
+    from dispatch_nlp.pipeline import Doc
+    from dispatch_nlp.types import WorkOrder
+
+    catalog = Catalog.load()
+    leaves = [item.code for item in catalog.leaves()][:3]
+    member = _CountingMember(leaves)
+    stage = ClassifierStage({"encoder": member}, {"encoder": 1.0}, catalog)
+    docs = [Doc.from_order(WorkOrder(id=str(i), text=f"第{i}条工单")) for i in range(5)]
+    out = list(stage.pipe(docs, batch_size=8))
+    assert member.passes == 1
+    ev = out[0].evidence["classifier"]
+    assert max(ev.leaf_probs, key=ev.leaf_probs.get) == leaves[0]
+    assert max(ev.appeal_probs, key=ev.appeal_probs.get) == "投诉"

@@ -1,7 +1,7 @@
 """Batch reclassification on Apache Spark: the same rows out as the local engine, from many machines.
 
     from dispatch_nlp.spark import reclassify
-    out = reclassify(spark.read.parquet("hdfs:///history/2019-2025"), "/models/lin-40k",
+    out = reclassify(spark.read.parquet("hdfs:///history/2019-2025"), "models/default",
                      text_col="内容", id_col="工单编号", compare_col="原分类")
     out.write.parquet("hdfs:///reclassified/2026.11")
 

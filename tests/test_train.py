@@ -143,3 +143,37 @@ def test_catalog_from_labels_trains_a_seven_class_model(tmp_path):
     assert [leaf.name for leaf in d.catalog.leaves()] == sorted(classes)
     assert d.dispatch("市民反映拖欠工资的问题").category.path == ["劳动和社会保障"]
     assert metrics["test"]["category"]["accuracy"] >= 0.9
+
+
+def test_auto_threshold_is_the_least_confidence_reaching_the_target():
+    from training.train import auto_threshold
+
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0, 1, 2000)
+    correct = (rng.uniform(0, 1, 2000) < conf).astype(float)  # right as often as confident
+    t = auto_threshold(conf, correct, 0.9)
+    sent = conf >= t
+    assert correct[sent].mean() >= 0.9
+    lower = conf[conf < t].max()
+    assert correct[conf >= lower].mean() < 0.9  # one step lower misses the target
+    assert auto_threshold(conf, np.zeros_like(conf), 0.9) == 1.01  # never right: never automatic
+    assert auto_threshold(np.array([0.99] * 5), np.ones(5), 0.9) == 1.01  # too few orders to trust
+
+
+def test_calibration_keeps_a_small_confident_top_apart():
+    """200 dev orders of 0.95–1.0 confidence all right, 800 below half right: the calibrated top must
+    stay near 1 (a coarse grid merged it with its neighbours and no threshold reached 0.97)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    from training.train import auto_threshold, calibration_points
+
+    rng = np.random.default_rng(1)
+    top = np.r_[rng.uniform(0.95, 1.0, 200), rng.uniform(0.2, 0.95, 800)]
+    correct = np.r_[np.ones(200), (rng.uniform(0, 1, 800) < 0.5).astype(float)]
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(top, correct)
+    xs, ys = calibration_points(iso)
+    assert np.all(np.diff(xs) >= 0) and np.all(np.diff(ys) >= 0) and xs[0] == 0.0 and xs[-1] == 1.0
+    calibrated = np.interp(top, xs, ys)
+    t = auto_threshold(calibrated, correct, 0.97)
+    assert t <= 1.0
+    assert 0.15 <= (calibrated >= t).mean() <= 0.25

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -86,6 +87,38 @@ def _rules_matrix(rules_stage, segmenter, texts: list[str], leaves: list[str]) -
     return m
 
 
+MIN_AUTO_ORDERS = 30  # a threshold must send at least this many dev orders (and 0.5%) to be trusted
+
+
+def calibration_points(iso, max_points: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted isotonic step function as (x, y) points for ``np.interp``, from 0 to 1.
+
+    Its own breakpoints, not a fixed grid: a grid merges the confident top into one plateau whose
+    precision may miss the target, leaving no threshold at all. Thinned to ``max_points``."""
+    xs = np.concatenate([[0.0], np.asarray(iso.X_thresholds_, dtype=float), [1.0]])
+    ys = np.concatenate([[float(iso.y_thresholds_[0])], np.asarray(iso.y_thresholds_, dtype=float),
+                         [float(iso.y_thresholds_[-1])]])
+    if len(xs) > max_points:
+        keep = np.unique(np.linspace(0, len(xs) - 1, max_points).round().astype(int))
+        xs, ys = xs[keep], ys[keep]
+    xs = np.maximum.accumulate(np.clip(xs, 0.0, 1.0))
+    return xs, np.maximum.accumulate(np.clip(ys, 0.0, 1.0))
+
+
+def auto_threshold(calibrated: np.ndarray, correct: np.ndarray, target_precision: float) -> float:
+    """The least calibrated confidence whose dev orders at or above it are right at least
+    ``target_precision`` of the time, counting only thresholds that send enough orders; 1.01 (never
+    automatic) when none does."""
+    if len(calibrated) == 0:
+        return 1.01
+    order = np.argsort(-calibrated, kind="stable")
+    conf, hits = calibrated[order], np.cumsum(correct[order])
+    n = np.arange(1, len(conf) + 1)
+    last = np.r_[conf[1:] != conf[:-1], True]  # the last order of each run of equal confidence
+    ok = last & (hits / n >= target_precision) & (n >= max(MIN_AUTO_ORDERS, 0.005 * len(conf)))
+    return float(conf[ok].min()) if ok.any() else 1.01
+
+
 def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.ndarray,
                target_precision: float) -> dict:
     """Member weights and rules weight by dev accuracy (then log-likelihood), isotonic calibration of
@@ -110,19 +143,12 @@ def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.nd
     top = fused.max(1)
     correct = (fused.argmax(1) == gold).astype(float)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(top, correct)
-    xs = np.linspace(0, 1, 41)
-    ys = np.maximum.accumulate(iso.predict(xs))
+    xs, ys = calibration_points(iso)
     calibrated = np.interp(top, xs, ys)
-    threshold = 1.01
-    for t in np.unique(np.round(calibrated, 4))[::-1]:
-        mask = calibrated >= t
-        if correct[mask].mean() >= target_precision:
-            threshold = float(t)
-        else:
-            break
+    threshold = auto_threshold(calibrated, correct, target_precision)
     coverage = float((calibrated >= threshold).mean())
-    return {"weights": weights, "rules_weight": rw, "dev_accuracy": acc, "calibration_x": xs.round(4).tolist(),
-            "calibration_y": ys.round(4).tolist(), "auto_threshold": round(threshold, 4),
+    return {"weights": weights, "rules_weight": rw, "dev_accuracy": acc, "calibration_x": xs.round(5).tolist(),
+            "calibration_y": ys.round(5).tolist(), "auto_threshold": math.floor(threshold * 1e5) / 1e5,
             "dev_auto_coverage": round(coverage, 4), "target_precision": target_precision}
 
 

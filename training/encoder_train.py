@@ -33,6 +33,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+HEAD_LR = 1e-2  # heads and their input normalisation; the encoder layers get 1e-4
+
+
 def _torch():
     import torch
 
@@ -85,6 +88,10 @@ def _classifier_module(encoder, head_sizes: dict[str, int]):
             super().__init__()
             self.encoder = encoder
             hidden = encoder.config.hidden_size
+            # Mean-pooled e5 vectors share one dominant direction; standardising each feature before
+            # the heads lets a 566-way head learn in a few hundred steps (without it: 0.06 leaf
+            # accuracy after 469 steps on 10k orders; on an 80-leaf slice 0.37 -> 0.62 dev accuracy).
+            self.norm = nn.BatchNorm1d(hidden)
             self.dropout = nn.Dropout(0.1)
             self.heads = nn.ModuleDict({h: nn.Linear(hidden, n) for h, n in head_sizes.items()})
             self.head_names = sorted(head_sizes)
@@ -96,7 +103,7 @@ def _classifier_module(encoder, head_sizes: dict[str, int]):
 
         def forward(self, input_ids, attention_mask):
             pooled = self.pooled(input_ids, attention_mask)
-            z = self.dropout(pooled)
+            z = self.dropout(self.norm(pooled))
             return tuple(self.heads[h](z) for h in self.head_names)
 
     return StudentClassifier()
@@ -180,12 +187,14 @@ def fit_encoder_member(opts, train_ex, dev_ex, heads: dict[str, list[str]], out_
     student = truncate_layers(teacher, student_layers)
     del teacher
     model = _classifier_module(student, {h: len(c) for h, c in classes.items()}).to(device)
+    if len(texts) < 2:
+        raise ValueError("the encoder member needs at least 2 training orders")
     lengths = [len(t) for t in texts]
     steps_per_epoch = math.ceil(len(texts) / opts.batch_size)
     total_steps = max(1, int(steps_per_epoch * opts.epochs))
     params = [
         {"params": model.encoder.parameters(), "lr": 1e-4},
-        {"params": model.heads.parameters(), "lr": 2e-3},
+        {"params": list(model.norm.parameters()) + list(model.heads.parameters()), "lr": HEAD_LR},
     ]
     optim = torch.optim.AdamW(params, weight_decay=0.01)
     warm = max(1, total_steps // 20)
@@ -200,10 +209,12 @@ def fit_encoder_member(opts, train_ex, dev_ex, heads: dict[str, list[str]], out_
         for batch in _batches(lengths, opts.batch_size, rng):
             if step >= total_steps:
                 break
+            if len(batch) < 2:  # batch statistics of one order are not statistics
+                continue
             ids, mask = _encode(tokenizer, [texts[j] for j in batch], opts.max_len, pad_id)
             ids, mask = ids.to(device), mask.to(device)
             pooled = model.pooled(ids, mask)
-            z = model.dropout(pooled)
+            z = model.dropout(model.norm(pooled))
             loss = sum(head_w[h] * torch.nn.functional.cross_entropy(model.heads[h](z), y[h][batch].to(device))
                        for h in model.head_names)
             if distill:

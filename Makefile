@@ -23,7 +23,7 @@ run: $(VENV)/.runtime
 	$(VENV)/bin/dispatch-nlp dispatch --pretty "$(EXAMPLE)"
 
 test: $(VENV)/.dev
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest tests
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check dispatch_nlp training catalog benchmarks tests

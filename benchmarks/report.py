@@ -435,6 +435,14 @@ def _skipped(result: dict, plot_note: str | None) -> list[str]:
 
 
 # -- plots ----------------------------------------------------------------------------------------
+def _save(plt, fig, plot_dir: Path, name: str) -> str:
+    """Lay out, write ``plot_dir/NAME.png`` and free the figure; returns the file name."""
+    fig.tight_layout()
+    fig.savefig(plot_dir / f"{name}.png", dpi=110)
+    plt.close(fig)
+    return f"{name}.png"
+
+
 def make_plots(result: dict, plot_dir: Path) -> dict[str, str]:
     """PNG files under ``plot_dir``; returns {kind: file name}. Raises ImportError without matplotlib."""
     import matplotlib
@@ -458,10 +466,7 @@ def make_plots(result: dict, plot_dir: Path) -> dict[str, str]:
         ax.set_title("Coverage–accuracy, test split")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(plot_dir / "coverage_accuracy.png", dpi=110)
-        plt.close(fig)
-        made["coverage_accuracy"] = "coverage_accuracy.png"
+        made["coverage_accuracy"] = _save(plt, fig, plot_dir, "coverage_accuracy")
 
     rel = {h: b for h, b in (acc.get("reliability") or {}).items() if any(x.get("n") for x in b)}
     if rel:
@@ -482,10 +487,7 @@ def make_plots(result: dict, plot_dir: Path) -> dict[str, str]:
         for ax in list(axes.flat)[n:]:
             ax.axis("off")
         fig.suptitle("Reliability (10 bins), test split", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(plot_dir / "reliability.png", dpi=110)
-        plt.close(fig)
-        made["reliability"] = "reliability.png"
+        made["reliability"] = _save(plt, fig, plot_dir, "reliability")
 
     lat = result.get("latency") or {}
     lengths = _lengths(lat)
@@ -506,10 +508,7 @@ def make_plots(result: dict, plot_dir: Path) -> dict[str, str]:
         ax.set_title("Latency of one order, end to end")
         ax.grid(axis="y", alpha=0.3, which="both")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(plot_dir / "latency.png", dpi=110)
-        plt.close(fig)
-        made["latency"] = "latency.png"
+        made["latency"] = _save(plt, fig, plot_dir, "latency")
 
     runs = _get(result, "batch", "runs") or []
     if runs:
@@ -526,10 +525,7 @@ def make_plots(result: dict, plot_dir: Path) -> dict[str, str]:
         ax.set_title("Batch throughput (run_batch)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(plot_dir / "throughput.png", dpi=110)
-        plt.close(fig)
-        made["throughput"] = "throughput.png"
+        made["throughput"] = _save(plt, fig, plot_dir, "throughput")
     return made
 
 

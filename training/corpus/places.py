@@ -52,33 +52,31 @@ class InventedMap:
                     return name
             return make() + NUMERALS[rng.randrange(10)] + "区"
 
+        def invent(kind: str, n: int, draw) -> list[InventedPlace]:
+            """``n`` places of ``kind``; ``draw()`` gives (name, division code); each is indexed by name."""
+            made = []
+            for _ in range(n):
+                name, code = draw()
+                made.append(InventedPlace(name, code, kind))
+                self.by_name[name] = made[-1]
+            return made
+
         for street in sorted(gazetteer.streets(), key=lambda d: d.code):
             comms = [c for c in gazetteer.children(street.code) if not c.name.endswith(("村委会", "村民委员会"))] or \
                 gazetteer.children(street.code)
             local = [s for s in (*street.short_names, *(c.short_names[-1] for c in comms if c.short_names)) if len(s) >= 2]
-            cl: list[InventedPlace] = []
-            for _ in range(compounds_per_street):
+
+            def compound(comms=comms, local=local, street=street):
                 comm = rng.choice(comms) if comms else street
                 stems = local if local and rng.random() < 0.35 else STEMS
-                name = fresh(lambda stems=stems: rng.choice(stems) + rng.choice(COMPOUND_SUFFIX))
-                p = InventedPlace(name, comm.code, "compound")
-                cl.append(p)
-                self.by_name[name] = p
-            self.compounds[street.code] = cl
-            rl: list[InventedPlace] = []
-            for _ in range(roads_per_street):
-                name = fresh(lambda local=local: rng.choice(STEMS + tuple(local)) + rng.choice(ROAD_SUFFIX))
-                p = InventedPlace(name, street.code, "road")
-                rl.append(p)
-                self.by_name[name] = p
-            self.roads[street.code] = rl
-            ll: list[InventedPlace] = []
-            for _ in range(landmarks_per_street):
-                name = fresh(lambda local=local: rng.choice(STEMS + tuple(local)) + rng.choice(LANDMARK_KIND))
-                p = InventedPlace(name, street.code, "landmark")
-                ll.append(p)
-                self.by_name[name] = p
-            self.landmarks[street.code] = ll
+                return fresh(lambda: rng.choice(stems) + rng.choice(COMPOUND_SUFFIX)), comm.code
+
+            def on_street(suffixes, local=local, street=street):
+                return fresh(lambda: rng.choice(STEMS + tuple(local)) + rng.choice(suffixes)), street.code
+
+            self.compounds[street.code] = invent("compound", compounds_per_street, compound)
+            self.roads[street.code] = invent("road", roads_per_street, lambda: on_street(ROAD_SUFFIX))
+            self.landmarks[street.code] = invent("landmark", landmarks_per_street, lambda: on_street(LANDMARK_KIND))
 
     def __contains__(self, name: str) -> bool:
         return name in self.by_name

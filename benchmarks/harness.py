@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch_nlp.cli_bench import add_arguments, profile_of  # the options are the CLI's
+
 ROOT = Path(__file__).resolve().parents[1]
 LENGTHS = (50, 300, 1000)
 
@@ -774,27 +776,10 @@ def run(profile: str = "quick", output: str | Path = "benchmarks", model_dir=Non
     return result
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true", help="small counts (under 5 minutes on 2 idle cores)")
-    g.add_argument("--full", action="store_true", help="also time a student distillation (under an hour)")
-    g.add_argument("--profile", choices=sorted(PROFILES), help=argparse.SUPPRESS)
-    p.add_argument("-o", "--output", default=str(ROOT / "benchmarks"),
-                   help="folder for REPORT.md, results/bench.json and the plots (default: benchmarks/)")
-    p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
-    p.add_argument("--encoder", default="work/encoder",
-                   help="prepared full encoder checkpoint for the torch/ONNX variants (default: work/encoder)")
-    p.add_argument("--cache", default="work/bench-cache", help="where exported ONNX variants are cached")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
-
-
-def profile_of(args) -> str:
-    return args.profile or ("quick" if args.quick else "full" if args.full else "standard")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     add_arguments(p)
     args = p.parse_args(argv)
-    run(profile_of(args), args.output, args.model, args.encoder, args.cache, plots=not args.no_plots)
+    run(profile_of(args), args.output or str(ROOT / "benchmarks"), args.model, args.encoder, args.cache,
+        plots=not args.no_plots)
     return 0

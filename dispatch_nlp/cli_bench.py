@@ -41,15 +41,8 @@ def load_harness(root: Path | None = None):
         raise InputError(f"dispatch-nlp bench: benchmarks/harness.py in {root} does not import ({exc})") from None
 
 
-def register(sub) -> None:
-    p = sub.add_parser(
-        "bench", help="benchmark the library and write benchmarks/REPORT.md (source checkout only)",
-        description="Measure, in one run, latency per stage for one order of 50, 300 and 1,000 characters "
-                    "(rules only, linear member only, torch eager and ONNX fp32/int8 encoders, the shipped "
-                    "pipeline), batch throughput against batch size and workers, accuracy per head on the "
-                    "generated test split with coverage-accuracy and reliability plots, jurisdiction by "
-                    "mention type, peak RSS, model size, load time and training time per 1,000 orders; "
-                    "write REPORT.md, results/bench.json and plots/*.png under --output.")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``dispatch-nlp bench``, also those of ``python -m benchmarks``."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true", help="small counts (under 5 minutes on 2 idle cores)")
     g.add_argument("--full", action="store_true", help="larger counts and a timed student distillation "
@@ -63,12 +56,28 @@ def register(sub) -> None:
                         "without it, or without torch, those variants are skipped and the report says why)")
     p.add_argument("--cache", default="work/bench-cache", help="where exported ONNX variants are cached")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
+
+
+def profile_of(args: argparse.Namespace) -> str:
+    return args.profile or ("quick" if args.quick else "full" if args.full else "standard")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="benchmark the library and write benchmarks/REPORT.md (source checkout only)",
+        description="Measure, in one run, latency per stage for one order of 50, 300 and 1,000 characters "
+                    "(rules only, linear member only, torch eager and ONNX fp32/int8 encoders, the shipped "
+                    "pipeline), batch throughput against batch size and workers, accuracy per head on the "
+                    "generated test split with coverage-accuracy and reliability plots, jurisdiction by "
+                    "mention type, peak RSS, model size, load time and training time per 1,000 orders; "
+                    "write REPORT.md, results/bench.json and plots/*.png under --output.")
+    add_arguments(p)
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     harness = load_harness()
-    profile = args.profile or ("quick" if args.quick else "full" if args.full else "standard")
+    profile = profile_of(args)
     output = args.output or str(source_root() / "benchmarks")
     if args.model and not Path(args.model).is_dir():
         raise InputError(f"{args.model}: no such model directory")

@@ -112,7 +112,9 @@ def _fingerprint(encoder_dir: Path, layers: int, head_sizes: dict[str, int], max
         if p.exists():
             st = p.stat()
             h.update(f"{name}:{st.st_size}:{int(st.st_mtime)}".encode())
-    h.update(json.dumps([layers, sorted(head_sizes.items()), max_len, _versions()]).encode())
+    from training.encoder_train import EXPORT_REVISION
+
+    h.update(json.dumps([layers, sorted(head_sizes.items()), max_len, _versions(), EXPORT_REVISION]).encode())
     return h.hexdigest()[:16]
 
 

@@ -84,6 +84,54 @@ def test_onnx_matches_torch(trained):
     assert meta["parity"]["int8_top1_agreement"] >= 0.8
 
 
+def test_onnx_attention_is_fused_and_padding_safe(trained, tmp_path):
+    """The exported graph has one fused attention op per layer (quantized in the shipped int8 file),
+    and an order's logits do not depend on the longer orders it is padded with in a batch: exactly
+    in fp32; in int8 up to dynamic quantization's per-batch activation scale."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from dispatch_nlp.encoder import EncoderMember
+    from training.encoder_train import _classifier_module, export_onnx, load_encoder, optimize_onnx
+
+    model_dir = trained[0]
+    config = json.loads((model_dir / "config.json").read_text("utf-8"))
+    ops = [n.op_type for n in onnx.load(str(model_dir / config["classifier"]["encoder"]["onnx"])).graph.node]
+    assert ops.count("QAttention") == 1 and "IsNaN" not in ops  # student_layers=1
+    member = EncoderMember.load(model_dir, config["classifier"]["encoder"])
+    short, long = "路灯不亮", "小区门口路灯不亮已经一周了，晚上出行很不方便，希望尽快维修" * 2
+    alone = member.session.run(None, member.encode([short]))
+    padded = member.session.run(None, member.encode([short, long]))
+    for a, b in zip(alone, padded):
+        assert np.abs(a[0] - b[0]).max() < 0.05 and a[0].argmax() == b[0].argmax()
+
+    encoder, _ = load_encoder(trained[0].parent / "enc")
+    module = _classifier_module(encoder, {"leaf": 3}).eval()
+    trained_with = encoder.config._attn_implementation
+    export_onnx(module, tmp_path / "raw.onnx")
+    assert encoder.config._attn_implementation == trained_with  # exported eager, setting restored
+    optimize_onnx(tmp_path / "raw.onnx", tmp_path / "opt.onnx", encoder.config)
+    assert [n.op_type for n in onnx.load(str(tmp_path / "opt.onnx")).graph.node].count("Attention") == 2
+    session = ort.InferenceSession(str(tmp_path / "opt.onnx"), providers=["CPUExecutionProvider"])
+    member.session = session
+    alone = session.run(None, member.encode([short]))[0]
+    padded = session.run(None, member.encode([short, long]))[0]
+    assert np.allclose(alone[0], padded[0], atol=1e-5)
+
+
+def test_session_options_do_not_spin_unless_asked(monkeypatch):
+    from dispatch_nlp.encoder import session_options
+
+    monkeypatch.delenv("DISPATCH_NLP_ORT_SPIN", raising=False)
+    monkeypatch.setenv("DISPATCH_NLP_THREADS", "3")
+    so = session_options()
+    assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert so.intra_op_num_threads == 3
+    monkeypatch.setenv("DISPATCH_NLP_ORT_SPIN", "1")
+    assert session_options(1).get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
 def test_trained_model_loads_and_learns(trained):
     model_dir, metrics, leaves, _ = trained
     d = Dispatcher.load(model_dir)

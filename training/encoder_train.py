@@ -284,9 +284,35 @@ def _torch_logits(model, tokenizer, texts, max_len, pad_id) -> dict[str, np.ndar
     return {h: np.concatenate(v) if v else np.zeros((0, 0)) for h, v in out.items()}
 
 
+# Bumped whenever the exported graph changes for the same weights (caches of exports key on it).
+# 2: traced with eager attention so ONNX Runtime fuses it.
+EXPORT_REVISION = 2
+
+
 def export_onnx(model, path: Path) -> None:
+    """Export ``model`` (a ``_classifier_module``) with dynamic batch and sequence axes.
+
+    Traced with the encoder's plain ("eager") attention, whatever it trains with: the SDPA path
+    traces into masking ops (IsNaN/Where/Transpose chains) that ONNX Runtime's optimizer cannot fuse,
+    while the eager one fuses into one ``Attention`` op per layer, which dynamic quantization turns
+    into ``QAttention``. Measured on the 4-layer student, 300 characters, 2 cores: int8 18.4 ->
+    14.7 ms per order (fp32 26.8 -> 20.4 ms). The numbers are the same; the module's setting is
+    restored afterwards."""
     torch = _torch()
     model.eval()
+    encoder = model.encoder
+    previous = getattr(encoder.config, "_attn_implementation", None)
+    switch = previous not in (None, "eager") and hasattr(encoder, "set_attn_implementation")
+    if switch:
+        encoder.set_attn_implementation("eager")
+    try:
+        _export(torch, model, path)
+    finally:
+        if switch:
+            encoder.set_attn_implementation(previous)
+
+
+def _export(torch, model, path: Path) -> None:
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
     names = [f"{h}_logits" for h in model.head_names]

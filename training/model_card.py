@@ -17,8 +17,9 @@ def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note:
         "",
         f"- Catalog: {config.get('resources', {}).get('catalog')} (version {metrics.get('catalog_version')})",
         f"- Created: {config.get('created')}",
-        f"- Members: {', '.join(config.get('classifier', {}).keys() - {'weights'})}; "
-        f"weights {config.get('classifier', {}).get('weights')}; rules weight {config.get('route', {}).get('rules_weight')}",
+        f"- Members: {', '.join(sorted(config.get('classifier', {}).keys() - {'weights', 'fusion'}))}; "
+        f"weights {config.get('classifier', {}).get('weights')} ({config.get('classifier', {}).get('fusion', 'mean')} "
+        f"fusion); rules weight {config.get('route', {}).get('rules_weight')}",
         f"- Automatic dispatch threshold: {config.get('route', {}).get('auto_threshold')} "
         f"(target precision {metrics.get('fusion', {}).get('target_precision')} on dev, dev coverage "
         f"{metrics.get('fusion', {}).get('dev_auto_coverage')})",

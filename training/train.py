@@ -125,21 +125,24 @@ def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.nd
     the fused top-1 probability, and the least threshold whose dev precision reaches the target."""
     from sklearn.isotonic import IsotonicRegression
 
+    from dispatch_nlp.classifier import FUSIONS, combine
+
     names = sorted(member_p)
     grids = [dict(zip(names, w)) for w in _weight_grid(len(names))]
     has_rules = rules_p.sum(axis=1) > 0
     best = None
-    for weights in grids:
-        model = sum(weights[n] * member_p[n] for n in names) / max(sum(weights.values()), 1e-9)
-        for rw in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5):
-            fused = np.where(has_rules[:, None], (1 - rw) * model + rw * rules_p, model)
-            pred = fused.argmax(1)
-            acc = float((pred == gold).mean())
-            nll = float(-np.mean(np.log(np.clip(fused[np.arange(len(gold)), gold], 1e-9, None))))
-            key = (round(acc, 4), -nll)
-            if best is None or key > best[0]:
-                best = (key, weights, rw, fused)
-    (acc, _), weights, rw, fused = best
+    for mode in (FUSIONS if len(names) > 1 else ("mean",)):
+        for weights in grids:
+            model = combine(member_p, weights, mode)
+            for rw in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5):
+                fused = np.where(has_rules[:, None], (1 - rw) * model + rw * rules_p, model)
+                pred = fused.argmax(1)
+                acc = float((pred == gold).mean())
+                nll = float(-np.mean(np.log(np.clip(fused[np.arange(len(gold)), gold], 1e-9, None))))
+                key = (round(acc, 4), -nll)
+                if best is None or key > best[0]:
+                    best = (key, weights, mode, rw, fused)
+    (acc, _), weights, mode, rw, fused = best
     top = fused.max(1)
     correct = (fused.argmax(1) == gold).astype(float)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(top, correct)
@@ -147,7 +150,7 @@ def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.nd
     calibrated = np.interp(top, xs, ys)
     threshold = auto_threshold(calibrated, correct, target_precision)
     coverage = float((calibrated >= threshold).mean())
-    return {"weights": weights, "rules_weight": rw, "dev_accuracy": acc, "calibration_x": xs.round(5).tolist(),
+    return {"weights": weights, "fusion": mode, "rules_weight": rw, "dev_accuracy": acc, "calibration_x": xs.round(5).tolist(),
             "calibration_y": ys.round(5).tolist(), "auto_threshold": math.floor(threshold * 1e5) / 1e5,
             "dev_auto_coverage": round(coverage, 4), "target_precision": target_precision}
 
@@ -155,8 +158,10 @@ def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.nd
 def _weight_grid(n: int) -> list[tuple[float, ...]]:
     if n == 1:
         return [(1.0,)]
-    steps = [i / 4 for i in range(5)]
-    return [(a, 1 - a) for a in steps]
+    # Two members: 0.05 steps (42 fusions on dev take seconds); a weaker member's best weight is
+    # often small, between the old 0.25 steps.
+    steps = [round(i / 20, 2) for i in range(21)]
+    return [(a, round(1 - a, 2)) for a in steps]
 
 
 def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
@@ -250,6 +255,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     rules_p = _rules_matrix(RulesStage(catalog), segmenter, dev_texts, leaves)
     fusion = fit_fusion(member_p, rules_p, np.array([index[e.leaf] for e in dev_known]), opts.target_precision)
     classifier_cfg["weights"] = fusion["weights"]
+    classifier_cfg["fusion"] = fusion["fusion"]
 
     # -- learned jurisdiction and units -----------------------------------------------------------
     extra_cfg: dict = {}

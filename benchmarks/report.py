@@ -176,7 +176,7 @@ def _latency(result: dict) -> list[str]:
            f"length after {prof.get('warmup')} warm-up call(s), variants round robin (one call each in turn) so drift "
            "hits them alike"
            + ("; the torch eager variants have a round of their own, after the others (interleaved with ONNX Runtime "
-              "calls, torch's OpenMP threads and the runtime's spinning worker threads starve each other on few cores)"
+              "calls, torch's busy-waiting OpenMP threads starve the runtime's on few cores)"
               if any(v.get("group") == "torch" for v in lat.values()) else "")
            + (f"; a variant leaves the round once it has {prof.get('min_reps')} calls and has spent "
               f"{fmt(prof.get('variant_budget_s'), 0)} s in them (the slow torch variants), so look at `n`, and read "

@@ -188,10 +188,13 @@ def build_variants(prof: Profile, model_dir, encoder_dir: Path | None, cache_dir
     from dispatch_nlp import Dispatcher
 
     t0 = time.perf_counter()
-    shipped = Dispatcher.load(model_dir)
+    shipped = Dispatcher.load(model_dir)  # its default profile, as users get it
     info = {"model_dir": str(shipped.model_dir), "model_version": shipped.model_version,
-            "stages": [s.name for s in shipped.stages], "load_s_in_process": round(time.perf_counter() - t0, 2)}
-    clf = next((s for s in shipped.stages if s.name == "classifier"), None)
+            "stages": [s.name for s in shipped.stages], "load_s_in_process": round(time.perf_counter() - t0, 2),
+            "profile": shipped.profile, "profiles": shipped.info()["profiles"]}
+    # Every member of the model: the "full" profile (the same dispatcher when that is the default).
+    every = shipped if shipped.profile == "full" else Dispatcher.load(model_dir, profile="full")
+    clf = next((s for s in every.stages if s.name == "classifier"), None)
     weights = dict(clf.weights) if clf else {}
     linear = clf.members.get("linear") if clf else None
     shipped_encoder = clf.members.get("encoder") if clf else None
@@ -272,13 +275,18 @@ def build_variants(prof: Profile, model_dir, encoder_dir: Path | None, cache_dir
     if shipped_encoder is not None:
         with_encoder("onnx_int8_student", f"ONNX int8, student ({student_layers} layers, shipped)", shipped_encoder,
                      note="the shipped model's encoder member")
-    # The shipped model as users get it, with its members timed in place.
-    full_members = {}
-    if clf is not None:
-        for name in list(clf.members):
-            clf.members[name] = full_members[name] = TimedMember(clf.members[name])
-    variants.append(Variant("pipeline", f"full pipeline, Dispatcher.load() ({shipped.model_version})", shipped,
-                            full_members))
+    # The shipped model as users get it (and its full profile when that is not the default), with its
+    # members timed in place. The default profile's pipeline comes last: the later steps use it.
+    pipelines = ([("pipeline_full", f"full pipeline, profile full ({shipped.model_version})", every)]
+                 if every is not shipped else [])
+    pipelines.append(("pipeline", f"full pipeline, Dispatcher.load() ({shipped.model_version}, profile "
+                                  f"{shipped.profile})", shipped))
+    for key, label, dispatcher in pipelines:
+        timed_members = {}
+        stage = next((s for s in dispatcher.stages if s.name == "classifier"), None)
+        for name in list(stage.members) if stage is not None else []:
+            stage.members[name] = timed_members[name] = TimedMember(stage.members[name])
+        variants.append(Variant(key, label, dispatcher, timed_members))
     return variants, info
 
 
@@ -757,9 +765,12 @@ def run(profile: str = "quick", output: str | Path = "benchmarks", model_dir=Non
         result["latency"] = step("latency", measure_latency, variants, texts, prof)
         result["latency_ratios"] = latency_ratios(result["latency"])
         shipped = variants[-1].dispatcher
+        full = next((v.dispatcher for v in variants if v.key == "pipeline_full"), None)
         del variants, texts
         result["batch"] = step("batch", measure_batch, prof, records, model_dir, shipped, tmp)
         result["accuracy"] = step("accuracy", measure_accuracy, shipped, corpus, records)
+        if full is not None:
+            result["accuracy_full_profile"] = step("accuracy (profile full)", measure_accuracy, full, corpus, records)
         result["memory"] = step("memory", measure_memory, prof, model_dir, records, tmp)
         result["model_size"] = model_files(mdir)
         result["training"] = step("training", measure_training, prof, corpus, shipped.catalog, shipped.gazetteer,

@@ -148,6 +148,13 @@ def _headline(result: dict) -> list[str]:
     if routing.get("auto_dispatch_share") is not None:
         rows.append(["dispatched automatically / category accuracy of those",
                      f"{pct_fmt(routing['auto_dispatch_share'])} / {pct_fmt(routing.get('auto_dispatch_category_accuracy'))}"])
+    full = _get(result, "accuracy_full_profile", "heads") or {}
+    if full:
+        r = full.get("routing") or {}
+        rows.append([f"profile full: accuracy, category (n={_get(full, 'category', 'n')}) / dispatched automatically "
+                     "/ category accuracy of those",
+                     f"{pct_fmt(_get(full, 'category', 'accuracy'))} / {pct_fmt(r.get('auto_dispatch_share'))} / "
+                     f"{pct_fmt(r.get('auto_dispatch_category_accuracy'))}"])
     mem = result.get("memory") or {}
     if mem:
         rows.append(["default model load time (fresh process)", fmt(mem.get("load_s"), 2, " s")])
@@ -420,6 +427,10 @@ def _skipped(result: dict, plot_note: str | None) -> list[str]:
     out = ["## Skipped and stand-ins", ""]
     lines = [f"- variant `{k}` ({EXPECTED_VARIANTS[k]}): **not measured**: {reason}" for k, reason in missing.items()]
     lines += [f"- {k}: {v}" for k, v in other.items()]
+    if model.get("profile") and model.get("profile") != "full":
+        lines.append(f"- `Dispatcher.load()` runs the model's `{model['profile']}` profile (the `pipeline` row, and "
+                     "the batch, accuracy and memory sections); the `pipeline_full` row is the same model with every "
+                     "member (`profile=\"full\"`), and its accuracy is in the headline.")
     if "encoder" not in (model.get("members") or []):
         lines.append(f"- the shipped model (`{model.get('model_version')}`) has no encoder member, so the `pipeline` "
                      "row is the linear-only pipeline"

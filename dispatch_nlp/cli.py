@@ -93,7 +93,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
     if (args.text is None) == (args.input is None):
         raise InputError("give either the order TEXT or --input FILE.jsonl (not both)")
-    dispatcher = Dispatcher.load(args.model, cut_trails=True if args.cut_trails else None)
+    dispatcher = Dispatcher.load(args.model, cut_trails=True if args.cut_trails else None, profile=args.profile)
     indent = 2 if args.pretty else None
     if args.text is not None:
         decision = dispatcher.dispatch(WorkOrder(text=args.text, title=args.title, channel=args.channel))
@@ -155,11 +155,13 @@ def batch_id(batch: list[tuple[int, object]], lineno: int) -> str | None:
 def cmd_info(args: argparse.Namespace) -> int:
     from .dispatcher import Dispatcher
 
-    print(json.dumps(Dispatcher.load(args.model).info(), ensure_ascii=False, indent=2))
+    print(json.dumps(Dispatcher.load(args.model, profile=args.profile).info(), ensure_ascii=False, indent=2))
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_model import add_profile_flag
+
     parser = argparse.ArgumentParser(
         prog="dispatch-nlp",
         description="Read 12345 hotline work orders and decide where they go.",
@@ -178,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--input", help="JSONL file of orders ('-' for stdin)")
     p.add_argument("-o", "--output", help="write decisions here instead of stdout")
     p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
+    add_profile_flag(p)
     p.add_argument("--title", help="message title (online channels), with TEXT")
     p.add_argument("--channel", help="intake channel, with TEXT")
     p.add_argument("--encoding", default="utf-8", help="encoding of --input (default utf-8)")
@@ -188,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="print the model, catalog and schema versions")
     p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
+    add_profile_flag(p)
     p.set_defaults(func=cmd_info)
 
     for module in _COMMAND_MODULES:

@@ -12,7 +12,7 @@ import json
 import sys
 
 from .batch.rows import DEFAULT_MAX_CHARS
-from .cli_model import add_column_flags, spec_from_args
+from .cli_model import add_column_flags, add_profile_flag, spec_from_args
 
 
 def register(sub) -> None:
@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("input", help="table of orders")
     p.add_argument("-o", "--output", required=True, help="output table (.csv .tsv .xlsx .jsonl .parquet)")
     p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
+    add_profile_flag(p)
     add_column_flags(p, labels=False)
     p.add_argument("--path-sep", default="->", help="separator of category paths in --compare-col (default: ->)")
     p.add_argument("--compare-col", help="column with the existing label (category path or code): writes "
@@ -63,7 +64,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     opts = BatchOptions(spec=spec, model_dir=args.model, workers=args.workers, chunk_size=args.chunk_size,
                         batch_size=args.batch_size, resume=args.resume, compare_col=args.compare_col, fmt=args.fmt,
                         encoding=args.encoding, sheet=args.sheet, output_encoding=args.output_encoding,
-                        max_chars=args.max_chars, cut_trails=not args.keep_trails, progress=not args.quiet)
+                        max_chars=args.max_chars, cut_trails=not args.keep_trails, progress=not args.quiet,
+                        profile=args.profile)
     if args.engine == "spark":
         try:
             from .spark import run_spark_batch

@@ -15,6 +15,11 @@ from .errors import InputError
 from .tables import ColumnSpec
 
 
+def add_profile_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", help="which members run: fast (linear member + rules) or full (every member, "
+                                     "the encoder too); default the model's default_profile or DISPATCH_NLP_PROFILE")
+
+
 def add_column_flags(p: argparse.ArgumentParser, *, labels: bool = True) -> None:
     g = p.add_argument_group("columns of the table")
     g.add_argument("--text-col", default="text", help="order text (default: text)")
@@ -55,6 +60,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         student_layers=args.student_layers, epochs=args.epochs, max_len=args.max_len, batch_size=args.batch_size,
         device=args.device, max_rows=args.max_rows, model_version=args.model_version,
         progress=not args.quiet, data_note=args.data_note, encoder_max_train=args.encoder_max_train,
+        default_profile=args.default_profile,
     )
     metrics = train(args.data, spec_from_args(args), opts)
     summary = {head: {k: rep.get(k) for k in ("n", "accuracy", "macro_f1", "ece")}
@@ -71,7 +77,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .dispatcher import Dispatcher
     from .evaluate import evaluate_examples
 
-    dispatcher = Dispatcher.load(args.model)
+    dispatcher = Dispatcher.load(args.model, profile=args.profile)
     spec = spec_from_args(args)
     split_col = (args.split_col or "split") if args.split else None
     examples, report = load_examples(args.data, spec, dispatcher.catalog, dispatcher.gazetteer, split_col=split_col,
@@ -109,6 +115,9 @@ def register(sub) -> None:
     p.add_argument("--catalog-from-labels", action="store_true", help="let the labels define the catalog")
     p.add_argument("--encoder", help="local transformers checkpoint for the encoder member (default: linear member only)")
     p.add_argument("--student-layers", type=int, default=4)
+    p.add_argument("--default-profile", choices=("fast", "full"), default="fast",
+                   help="with --encoder: the profile Dispatcher.load() runs by default; the model carries both "
+                        "(fast: linear member + rules, for the hot path; full: with the encoder)")
     p.add_argument("--encoder-max-train", type=int, help="train the encoder member on at most N orders (CPU budget)")
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--max-len", type=int, default=160)
@@ -126,6 +135,7 @@ def register(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a model on a labeled table (metrics per head as JSON)")
     p.add_argument("--model", "-m", help="model directory (default: the shipped model)")
     p.add_argument("--data", required=True, help="labeled table")
+    add_profile_flag(p)
     add_column_flags(p)
     p.add_argument("--split", help="evaluate only rows whose --split-col (default: split) has this value")
     p.add_argument("--split-col")

@@ -33,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         corrections=None if args.corrections in ("", "none") else args.corrections,
         max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
         admin_token=args.admin_token or os.environ.get("DISPATCH_NLP_ADMIN_TOKEN") or None,
-        watch_interval_s=args.watch if args.registry else 0.0)
+        watch_interval_s=args.watch if args.registry else 0.0, profile=args.profile)
     app = create_app(settings)
     # log_config=None: uvicorn logs through the root handler, which masks personal data.
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=args.access_log,
@@ -165,7 +165,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    from .cli_model import add_column_flags
+    from .cli_model import add_column_flags, add_profile_flag
 
     p = sub.add_parser("serve", help="run the HTTP service (FastAPI + uvicorn)",
                        description="Serve POST /v1/dispatch, /v1/dispatch/batch, /v1/corrections, GET /v1/health, "
@@ -173,6 +173,7 @@ def register(sub) -> None:
                                    "and /openapi.json.")
     p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
     p.add_argument("--registry", help="serve the registry's current model and follow its promotions")
+    add_profile_flag(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--corrections", default="corrections.db",

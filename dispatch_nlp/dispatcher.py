@@ -9,6 +9,11 @@ A model directory holds ``config.json`` (which catalog, gazetteer and units regi
 which stages run, routing thresholds), the trained files when there are any, and ``checksums.json``
 (sha256 of every file, verified on load). Paths written ``catalog:NAME`` point into the shipped
 ``catalog/`` folder; any other path is relative to the model directory.
+
+Profiles: a model trained with an encoder also carries a ``fast`` profile (the linear member and the
+rules, with their own fusion, calibration and threshold, fitted on the same dev split) next to the
+``full`` one (every member). ``Dispatcher.load(profile=...)`` picks one; without it the environment
+variable ``DISPATCH_NLP_PROFILE``, then the config's ``default_profile``, then ``full``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 CHECKSUM_FILE = "checksums.json"
 SUPPORTED_FORMAT = 1
+FULL_PROFILE = "full"  # the config's own classifier and route sections: every member
 
 
 def sha256_file(path: Path) -> str:
@@ -106,10 +112,34 @@ def build_segmenter(catalog, gazetteer, engine: str = "rjieba"):
     return Segmenter(user_words, engine=engine)
 
 
+def profiles_of(config: dict[str, Any]) -> list[str]:
+    return [FULL_PROFILE] + sorted(config.get("profiles", {}))
+
+
+def apply_profile(config: dict[str, Any], profile: str | None, model_dir: Path) -> tuple[dict[str, Any], str]:
+    """The config as ``profile`` runs it: its ``classifier`` section replaces the config's, its ``route``
+    keys override the config's. Returns (config, the profile's name)."""
+    import os
+
+    name = profile or os.environ.get("DISPATCH_NLP_PROFILE") or config.get("default_profile") or FULL_PROFILE
+    if name == FULL_PROFILE:
+        return config, name
+    section = config.get("profiles", {}).get(name)
+    if not isinstance(section, dict):
+        raise ModelError(f"{model_dir}: no profile {name!r} in this model (it has: {', '.join(profiles_of(config))})")
+    out = dict(config)
+    if "classifier" in section:
+        out["classifier"] = section["classifier"]
+    out["route"] = {**config.get("route", {}), **section.get("route", {})}
+    return out, name
+
+
 class Dispatcher:
     """Routes work orders. Build it with ``Dispatcher.load(model_dir)``; it is safe to share between threads."""
 
-    def __init__(self, *, catalog, gazetteer, units, stages, router: Router, model_dir: Path, config: dict):
+    def __init__(self, *, catalog, gazetteer, units, stages, router: Router, model_dir: Path, config: dict,
+                 profile: str = FULL_PROFILE):
+        self.profile = profile
         self.catalog = catalog
         self.gazetteer = gazetteer
         self.units = units
@@ -128,10 +158,11 @@ class Dispatcher:
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, *, cut_trails: bool | None = None,
-             user_places: str | Path | None = None) -> "Dispatcher":
+             user_places: str | Path | None = None, profile: str | None = None) -> "Dispatcher":
         """Load a model directory (None = the shipped default). ``cut_trails`` overrides the config's
         normalization setting (on for history, off on the hot path); ``user_places`` is a table of
-        compounds, roads and landmarks merged into the gazetteer."""
+        compounds, roads and landmarks merged into the gazetteer; ``profile`` picks which members
+        run (``fast`` or ``full``, see the module docstring)."""
         from .catalog import Catalog
         from .gazetteer import Gazetteer
         from .jurisdiction import build_jurisdiction_stage
@@ -140,7 +171,7 @@ class Dispatcher:
 
         t0 = time.perf_counter()
         mdir = Path(model_dir) if model_dir is not None else default_model_dir()
-        config = read_config(mdir)
+        config, profile = apply_profile(read_config(mdir), profile, mdir)
         verify_checksums(mdir)
         res = config.get("resources", {})
         units = UnitsRegistry.load(resolve_resource(mdir, res.get("units", "catalog:units-beijing.tsv")))
@@ -171,10 +202,10 @@ class Dispatcher:
 
         router = Router(catalog, gazetteer, units, settings, model_version=config.get("model_version"),
                         unit_model=load_unit_model(mdir, config.get("units")))
-        log.info("loaded model %s (catalog %s) in %.0f ms", config.get("model_version"), catalog.version,
-                 (time.perf_counter() - t0) * 1000)
+        log.info("loaded model %s (profile %s, catalog %s) in %.0f ms", config.get("model_version"), profile,
+                 catalog.version, (time.perf_counter() - t0) * 1000)
         return cls(catalog=catalog, gazetteer=gazetteer, units=units, stages=stages, router=router,
-                   model_dir=mdir, config=config)
+                   model_dir=mdir, config=config, profile=profile)
 
     def dispatch(self, order: WorkOrder | str | dict) -> DispatchDecision:
         """Route one order (a ``WorkOrder``, a plain string or a dict with ``text``)."""
@@ -213,6 +244,8 @@ class Dispatcher:
             "model_version": self.model_version,
             "catalog": self.catalog.id,
             "catalog_version": self.catalog.version,
+            "profile": self.profile,
+            "profiles": profiles_of(self.config),
             "schema_version": SCHEMA_VERSION,
             "stages": [s.name for s in self.stages],
         }

@@ -33,13 +33,13 @@ from .tables import ColumnSpec, read_rows, table_format
 
 _MID = "__dispatch_nlp_mid__"
 _ROW = "__dispatch_nlp_row__"
-_DISPATCHERS: dict = {}  # (model dir, cut_trails) -> Dispatcher, one per executor Python process
+_DISPATCHERS: dict = {}  # (model dir, shipped, cut_trails, profile) -> Dispatcher, one per executor process
 _SHIPPED: set = set()
 SPARK_CHARSETS = ("iso-8859-1", "us-ascii", "utf-16", "utf-16be", "utf-16le", "utf-32", "utf-8")
 
 
-def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool):
-    key = (model_ref, shipped, cut_trails)
+def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool, profile: str | None = None):
+    key = (model_ref, shipped, cut_trails, profile)
     if key not in _DISPATCHERS:
         from .dispatcher import Dispatcher
 
@@ -49,7 +49,7 @@ def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool):
             model_dir = SparkFiles.get(model_ref)
         else:
             model_dir = model_ref
-        _DISPATCHERS[key] = Dispatcher.load(model_dir, cut_trails=cut_trails)
+        _DISPATCHERS[key] = Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile)
     return _DISPATCHERS[key]
 
 
@@ -82,13 +82,14 @@ def _parse_json_line(line: str) -> dict:
 
 
 def _row_mapper(model_ref: str, shipped: bool, cut_trails: bool, spec: ColumnSpec, compare_col: str | None,
-                max_chars: int, batch_size: int, json_col: str | None, offsets: dict | None, names: list[str]):
+                max_chars: int, batch_size: int, json_col: str | None, offsets: dict | None, names: list[str],
+                profile: str | None = None):
     keep = [*spec.columns(), *([compare_col] if compare_col else []), "channel", "__error__"]
 
     def mapper(batches):
         import pandas as pd
 
-        proc = RowProcessor(_dispatcher(model_ref, shipped, cut_trails), spec, compare_col=compare_col,
+        proc = RowProcessor(_dispatcher(model_ref, shipped, cut_trails, profile), spec, compare_col=compare_col,
                             max_chars=max_chars, batch_size=batch_size)
         for pdf in batches:
             if offsets is not None:
@@ -113,14 +114,14 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
                title_col: str | None = None, time_col: str | None = None, compare_col: str | None = None,
                path_sep: str = "->", spec: ColumnSpec | None = None, ship_model: bool = True,
                cut_trails: bool = True, max_chars: int = DEFAULT_MAX_CHARS, batch_size: int = 64,
-               row_col: str | None = None, _json_col: str | None = None):
+               row_col: str | None = None, profile: str | None = None, _json_col: str | None = None):
     """Reclassify every row of ``df``; returns a DataFrame with the local engine's output columns
     (``dispatch_nlp.batch.column_names``), one row per input row, in input order within partitions.
 
     ``model_dir``: a model directory (None = the shipped default); shipped to executors with
     ``addFile`` unless ``ship_model=False`` (then it must be a path every executor can read).
     ``spec`` overrides the column arguments. ``row_col`` names a column that already numbers the rows
-    (skips the counting job)."""
+    (skips the counting job). ``profile``: fast or full (None: the model's default profile)."""
     from .resources import default_model_dir
 
     spec = spec or ColumnSpec(text_col=text_col, id_col=id_col, title_col=title_col, time_col=time_col,
@@ -131,11 +132,11 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
         if missing:
             raise InputError(f"no column(s) {', '.join(missing)}; the DataFrame has: {', '.join(df.columns)}")
     mdir = Path(model_dir) if model_dir else default_model_dir()
-    from .dispatcher import read_config
+    from .dispatcher import apply_profile, read_config
 
     sc = df.sparkSession.sparkContext
     if ship_model:
-        read_config(mdir)  # fail on the driver, with a clear message, before any task starts
+        apply_profile(read_config(mdir), profile, mdir)  # fail on the driver, clearly, before any task starts
         key = str(mdir.resolve())
         if key not in _SHIPPED:
             sc.addFile(key, recursive=True)
@@ -164,7 +165,7 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
     compare = bool(compare_col)
     names = [n for n, _ in columns(compare)]
     mapper = _row_mapper(model_ref, ship_model, cut_trails, spec, compare_col, max_chars, batch_size, _json_col,
-                         offsets, names)
+                         offsets, names, profile)
     return df.mapInPandas(mapper, schema=spark_schema(compare))
 
 
@@ -244,7 +245,7 @@ def run_spark_batch(input_path: str | Path, output: str | Path, opts, *, master:
     df, json_col = read_table(spark, input_path, opts.spec, fmt=opts.fmt, encoding=opts.encoding)
     out = reclassify(df, opts.model_dir, spec=opts.spec, compare_col=opts.compare_col, ship_model=ship_model,
                      cut_trails=opts.cut_trails, max_chars=opts.max_chars, batch_size=opts.batch_size,
-                     _json_col=json_col)
+                     profile=opts.profile, _json_col=json_col)
     bar = tqdm(unit="rows", file=sys.stderr, disable=not opts.progress, desc="reclassify (spark)")
 
     def chunks():

@@ -239,10 +239,14 @@ def test_harness_measures_the_shipped_encoder_and_the_encoder_variants(encoder_m
     result = harness.run("test", tmp_path, model_dir, encoder, tmp_path / "cache", plots=False)
     lat = result["latency"]
     assert set(lat) == {"rules", "linear", "torch_full", "onnx_fp32_full", "onnx_int8_full", "torch_student",
-                        "onnx_int8_student", "pipeline"}
+                        "onnx_int8_student", "pipeline", "pipeline_full"}
     assert "shipped" in lat["onnx_int8_student"]["label"]  # the model's own member, not a stand-in
     assert {k for k, v in lat.items() if v["group"] == "torch"} == {"torch_full", "torch_student"}
-    assert lat["pipeline"]["lengths"]["50"]["members_ms"].keys() == {"linear", "encoder"}
+    # Dispatcher.load() runs the fast profile (linear + rules); the full profile adds the encoder.
+    assert lat["pipeline"]["lengths"]["50"]["members_ms"].keys() == {"linear"}
+    assert lat["pipeline_full"]["lengths"]["50"]["members_ms"].keys() == {"linear", "encoder"}
+    assert result["model"]["profile"] == "fast" and result["model"]["profiles"] == ["full", "fast"]
+    assert result["accuracy_full_profile"]["heads"]["category"]["n"] == result["accuracy"]["heads"]["category"]["n"]
     assert result["model"]["members"] == ["encoder", "linear"] and result["model"]["encoder_layers"] == 2
     assert "encoders" not in result["skipped"] and not report.skipped_variants(result)
     assert result["training"]["student"]["layers"] == 1  # read from the model's encoder.json

@@ -82,3 +82,14 @@ def test_catalog_validate_checks_the_tables_too(cli_path, tmp_path):
     res = run(cli_path, "catalog", "validate", str(bad))
     assert res.returncode == 1
     assert "does not nest" in res.stdout and "empty name" in res.stdout  # every problem, in one run
+
+
+def test_profile_flag(cli_path, tmp_path):
+    info = json.loads(run(cli_path, "info", "--profile", "full").stdout)
+    assert info["profile"] == "full" and info["profiles"] == ["full"]
+    res = run(cli_path, "dispatch", "--profile", "fast", "海淀区学院路街道某小区暖气不热")
+    assert res.returncode == 3 and "no profile 'fast'" in res.stderr and "Traceback" not in res.stderr
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "朝阳区望京街道停水了"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    res = run(cli_path, "batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--profile", "fast", "-q")
+    assert res.returncode == 3 and "no profile 'fast'" in res.stderr

@@ -107,3 +107,39 @@ def test_missing_model_directory_is_a_clear_error(tmp_path):
         Dispatcher.load(tmp_path / "nope")
     with pytest.raises(ModelError, match="no config.json"):
         Dispatcher.load(tmp_path)
+
+
+def model_with_profiles(tmp_path):
+    """The default model with a second profile, ``strict``, that never routes automatically."""
+    mdir = tmp_path / "profiles"
+    shutil.copytree(ROOT / "models" / "default", mdir)
+    config = json.loads((mdir / "config.json").read_text("utf-8"))
+    config["profiles"] = {"strict": {"classifier": {"linear": "linear.npz", "weights": {"linear": 1.0},
+                                                    "fusion": "geometric"},
+                                     "route": {"auto_threshold": 1.01}}}
+    config["default_profile"] = "strict"
+    (mdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    write_checksums(mdir)
+    return mdir, config
+
+
+def test_profiles_pick_members_and_routing(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPATCH_NLP_PROFILE", raising=False)
+    mdir, config = model_with_profiles(tmp_path)
+    strict = Dispatcher.load(mdir)
+    assert strict.profile == "strict"
+    assert strict.router.settings.auto_threshold == 1.01
+    assert next(s for s in strict.stages if s.name == "classifier").fusion == "geometric"
+    assert strict.info()["profiles"] == ["full", "strict"] and strict.info()["profile"] == "strict"
+    full = Dispatcher.load(mdir, profile="full")
+    assert full.profile == "full"
+    assert full.router.settings.auto_threshold == config["route"]["auto_threshold"]
+    assert full.router.settings.rules_weight == strict.router.settings.rules_weight  # not overridden: kept
+    text = "来电人表示，喇叭沟门孩子去香港读书证件快到期了曾向物业反映未果。请街道核查解决同时明确答复该找哪个部门弄。"
+    assert full.dispatch(text).route == "dispatch"  # confident enough for the full profile ...
+    assert strict.dispatch(text).route == "review"  # ... never for strict
+    monkeypatch.setenv("DISPATCH_NLP_PROFILE", "full")
+    assert Dispatcher.load(mdir).profile == "full"
+    with pytest.raises(ModelError, match="no profile 'fast'.*full, strict"):
+        Dispatcher.load(mdir, profile="fast")
+    assert Dispatcher.load().info()["profiles"] == ["full"]  # the shipped model: one profile

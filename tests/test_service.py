@@ -160,6 +160,7 @@ def test_health_model_metrics_openapi(client, dispatcher):
     assert h["status"] == "ok" and h["corrections_store"] == "ok"
     m = client.get("/v1/model").json()
     assert m["catalog_version"] == dispatcher.catalog_version and m["schema_version"] == "1.0"
+    assert m["profile"] == dispatcher.profile and dispatcher.profile in m["profiles"]
     assert m["limits"]["max_batch"] == 8
     client.post("/v1/dispatch", json={"text": ""})
     text = client.get("/metrics").text

@@ -79,6 +79,21 @@ def test_model_directory_is_complete(trained):
     assert meta["layers"] == 1 and meta["distilled"] is True
 
 
+def test_model_with_an_encoder_carries_a_fast_profile(trained):
+    model_dir, metrics, leaves, _ = trained
+    config = json.loads((model_dir / "config.json").read_text("utf-8"))
+    assert config["default_profile"] == "fast"
+    assert set(config["profiles"]["fast"]["classifier"]["weights"]) == {"linear"}
+    assert set(metrics["profiles"]) == {"fast", "full"} and metrics["default_profile"] == "fast"
+    assert metrics["test"]["category"]["accuracy"] == metrics["profiles"]["fast"]["test"]["category"]["accuracy"]
+    fast, full = Dispatcher.load(model_dir), Dispatcher.load(model_dir, profile="full")
+    members = {d.profile: set(next(s for s in d.stages if s.name == "classifier").members) for d in (fast, full)}
+    assert members == {"fast": {"linear"}, "full": {"linear", "encoder"}}
+    text = f"市民反映海淀区学院路街道某小区{leaves[0].keywords[0]}，{leaves[0].keywords[1]}"
+    assert fast.dispatch(text).category.code == full.dispatch(text).category.code == leaves[0].code
+    assert "## Profiles" in (model_dir / "MODEL_CARD.md").read_text("utf-8")
+
+
 def test_onnx_matches_torch(trained):
     meta = json.loads((trained[0] / "encoder.json").read_text("utf-8"))
     assert meta["parity"]["fp32_max_abs_logit_diff"] < 1e-3

@@ -9,6 +9,30 @@ def _fmt(v) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def _profiles_section(metrics: dict, config: dict) -> list[str]:
+    """Both profiles side by side: what the encoder buys on the test split."""
+    profiles = metrics.get("profiles") or {}
+    if len(profiles) < 2:
+        return []
+    names = sorted(profiles, key=lambda n: n != metrics.get("default_profile"))
+    lines = ["", "## Profiles", "",
+             f"`Dispatcher.load()` runs the `{metrics.get('default_profile')}` profile; "
+             "`Dispatcher.load(profile=...)` / `--profile` picks the other. fast = linear member + catalog rules; "
+             "full = every member. Each has its own fusion, calibration and threshold fitted on dev.", "",
+             "| head | " + " | ".join(f"{n} accuracy" for n in names) + " |",
+             "| --- |" + " --- |" * len(names)]
+    heads = [h for h in profiles[names[0]]["test"] if h != "routing"]
+    for h in heads:
+        lines.append(f"| {h} | " + " | ".join(_fmt(profiles[n]["test"].get(h, {}).get("accuracy")) for n in names) + " |")
+    for n in names:
+        r = profiles[n]["test"].get("routing") or {}
+        f = profiles[n].get("fusion", {})
+        lines.append(f"- {n}: weights {f.get('weights')} ({f.get('fusion')}), rules weight {f.get('rules_weight')}, "
+                     f"threshold {f.get('auto_threshold')}; routed automatically {_fmt(r.get('auto_dispatch_share'))} "
+                     f"of test orders, category accuracy among them {_fmt(r.get('auto_dispatch_category_accuracy'))}")
+    return lines
+
+
 def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note: str | None = None,
                      latency: dict | None = None) -> Path:
     data = metrics.get("data", {})
@@ -32,7 +56,7 @@ def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note:
         f"{data.get('near_duplicates_dropped')}, handling trails cut {data.get('trails_cut')}.",
         f"- Split: {data.get('split_method')}: train {data.get('train')}, dev {data.get('dev')}, test {data.get('test')}.",
         "",
-        "## Test metrics (per head)",
+        f"## Test metrics (per head{', profile ' + metrics['default_profile'] if metrics.get('profiles') else ''})",
         "",
         "| head | n | accuracy | macro-F1 | ECE | accuracy of the most confident half |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -46,6 +70,7 @@ def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note:
     if routing:
         lines += ["", f"Routed automatically: {_fmt(routing.get('auto_dispatch_share'))} of test orders, with category "
                       f"accuracy {_fmt(routing.get('auto_dispatch_category_accuracy'))} among them. Routes: {routing.get('routes')}."]
+    lines += _profiles_section(metrics, config)
     if latency:
         lines += ["", "## Latency", "", *(f"- {k}: {v}" for k, v in latency.items())]
     lines += ["", "## Timings", "", *(f"- {k}: {v}" for k, v in metrics.get("timings", {}).items()), ""]

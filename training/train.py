@@ -56,6 +56,7 @@ class TrainOptions:
     progress: bool = True
     data_note: str | None = None  # where the training data came from, for the model card
     encoder_max_train: int | None = None  # train the encoder member on at most this many orders (CPU budget)
+    default_profile: str = "fast"  # with an encoder: which profile Dispatcher.load() runs (fast or full)
 
 
 def _leaf_probs_matrix(stage, texts: list[str], leaves: list[str]) -> dict[str, np.ndarray]:
@@ -153,6 +154,19 @@ def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.nd
     return {"weights": weights, "fusion": mode, "rules_weight": rw, "dev_accuracy": acc, "calibration_x": xs.round(5).tolist(),
             "calibration_y": ys.round(5).tolist(), "auto_threshold": math.floor(threshold * 1e5) / 1e5,
             "dev_auto_coverage": round(coverage, 4), "target_precision": target_precision}
+
+
+def _route_section(fusion: dict) -> dict:
+    return {"rules_weight": fusion["rules_weight"], "auto_threshold": fusion["auto_threshold"],
+            "calibration_x": fusion["calibration_x"], "calibration_y": fusion["calibration_y"]}
+
+
+def _summary(test_metrics: dict) -> dict:
+    """Per head the headline figures (the per-class tables stay in ``test``), and the routing."""
+    keys = ("n", "accuracy", "macro_f1", "ece", "accuracy_at_half_coverage")
+    out = {h: {k: r.get(k) for k in keys} for h, r in test_metrics.items() if isinstance(r, dict) and "accuracy" in r}
+    out["routing"] = test_metrics.get("routing")
+    return out
 
 
 def _weight_grid(n: int) -> list[tuple[float, ...]]:
@@ -253,9 +267,18 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     member_p = _leaf_probs_matrix(stage, dev_texts, leaves)
     segmenter = build_segmenter(catalog, gazetteer)
     rules_p = _rules_matrix(RulesStage(catalog), segmenter, dev_texts, leaves)
-    fusion = fit_fusion(member_p, rules_p, np.array([index[e.leaf] for e in dev_known]), opts.target_precision)
+    gold = np.array([index[e.leaf] for e in dev_known])
+    fusion = fit_fusion(member_p, rules_p, gold, opts.target_precision)
     classifier_cfg["weights"] = fusion["weights"]
     classifier_cfg["fusion"] = fusion["fusion"]
+    # With an encoder, the model also carries a "fast" profile: the linear member and the rules with
+    # their own fusion, calibration and threshold, for the hot path where the encoder costs too much.
+    profiles: dict = {}
+    fusions = {"full": fusion}
+    if "encoder" in classifier_cfg:
+        fusions["fast"] = fit_fusion({"linear": member_p["linear"]}, rules_p, gold, opts.target_precision)
+        profiles["fast"] = {"classifier": {"linear": "linear.npz", "weights": {"linear": 1.0}, "fusion": "mean"},
+                            "route": _route_section(fusions["fast"])}
 
     # -- learned jurisdiction and units -----------------------------------------------------------
     extra_cfg: dict = {}
@@ -300,8 +323,8 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         "normalize": {"cut_trails": False, "max_chars": 5000},
         "segment": {"engine": "rjieba"},
         "classifier": classifier_cfg,
-        "route": {"rules_weight": fusion["rules_weight"], "auto_threshold": fusion["auto_threshold"],
-                  "calibration_x": fusion["calibration_x"], "calibration_y": fusion["calibration_y"]},
+        "route": _route_section(fusion),
+        **({"profiles": profiles, "default_profile": opts.default_profile} if profiles else {}),
         **extra_cfg,
     }
     (staging / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -309,17 +332,22 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     (staging / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     write_checksums(staging)
 
-    # -- evaluate on test through the real Dispatcher -----------------------------------------------
-    dispatcher = Dispatcher.load(staging)
-    test_metrics = evaluate_examples(dispatcher, test_ex or dev_ex)
+    # -- evaluate on test through the real Dispatcher, each profile ---------------------------------------
+    default = config.get("default_profile", "full")
+    by_profile = {name: evaluate_examples(Dispatcher.load(staging, profile=name), test_ex or dev_ex)
+                  for name in fusions}
+    test_metrics = by_profile[default]
     timings["total_s"] = round(time.perf_counter() - t_start, 1)
     metrics = {
         "model_version": version,
         "catalog_version": catalog.version,
         "data": {**report.to_dict(), "train": len(train_ex), "dev": len(dev_ex), "test": len(test_ex),
                  "table": Path(table).name},
-        "fusion": {k: v for k, v in fusion.items() if not k.startswith("calibration")},
+        "fusion": {k: v for k, v in fusions[default].items() if not k.startswith("calibration")},
         "test": test_metrics,
+        **({"profiles": {name: {"fusion": {k: v for k, v in fusions[name].items() if not k.startswith("calibration")},
+                                "test": _summary(m)} for name, m in by_profile.items()},
+            "default_profile": default} if profiles else {}),
         "timings": timings,
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
     }

@@ -56,12 +56,13 @@ class BatchOptions:
     max_chars: int = DEFAULT_MAX_CHARS
     cut_trails: bool = True
     progress: bool = True
+    profile: str | None = None  # fast / full (None: the model's default profile)
 
     def identity(self) -> dict:
         """The options a resumed run must share with the run it continues."""
         return {"spec": asdict(self.spec), "compare_col": self.compare_col, "chunk_size": self.chunk_size,
                 "max_chars": self.max_chars, "cut_trails": self.cut_trails, "fmt": self.fmt,
-                "encoding": self.encoding, "sheet": self.sheet}
+                "encoding": self.encoding, "sheet": self.sheet, "profile": self.profile}
 
 
 def work_dir(output: str | Path) -> Path:
@@ -96,13 +97,13 @@ _PROCESSOR: RowProcessor | None = None
 _INIT_ERROR: str | None = None
 
 
-def _init_worker(model_dir, cut_trails, spec, compare_col, max_chars, batch_size) -> None:
+def _init_worker(model_dir, cut_trails, spec, compare_col, max_chars, batch_size, profile=None) -> None:
     global _PROCESSOR, _INIT_ERROR
     try:
         from ..dispatcher import Dispatcher
 
-        _PROCESSOR = RowProcessor(Dispatcher.load(model_dir, cut_trails=cut_trails), spec, compare_col=compare_col,
-                                  max_chars=max_chars, batch_size=batch_size)
+        _PROCESSOR = RowProcessor(Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile), spec,
+                                  compare_col=compare_col, max_chars=max_chars, batch_size=batch_size)
     except Exception as exc:  # noqa: BLE001 - reported with the first task, as a plain message
         _INIT_ERROR = f"{type(exc).__name__}: {exc}"
 
@@ -122,7 +123,8 @@ def _parallel(chunks: Iterator[list], opts: BatchOptions) -> Iterator[list[list]
 
     # spawn, not fork: the parent may hold threads (the progress bar's monitor, ONNX Runtime pools).
     ctx = mp.get_context("spawn")
-    initargs = (opts.model_dir, opts.cut_trails, opts.spec, opts.compare_col, opts.max_chars, opts.batch_size)
+    initargs = (opts.model_dir, opts.cut_trails, opts.spec, opts.compare_col, opts.max_chars, opts.batch_size,
+                opts.profile)
     with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker, initargs=initargs) as ex:
         window: deque = deque()
         try:
@@ -230,7 +232,7 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
             if dispatcher is None:
                 from ..dispatcher import Dispatcher
 
-                dispatcher = Dispatcher.load(opts.model_dir, cut_trails=opts.cut_trails)
+                dispatcher = Dispatcher.load(opts.model_dir, cut_trails=opts.cut_trails, profile=opts.profile)
             proc = RowProcessor(dispatcher, opts.spec, compare_col=opts.compare_col, max_chars=opts.max_chars,
                                 batch_size=opts.batch_size)
             results: Iterator[list[list]] = (proc.process(c) for c in pending())

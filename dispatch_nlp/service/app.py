@@ -53,6 +53,7 @@ class ServiceSettings:
     max_batch: int = 256
     admin_token: str | None = None
     watch_interval_s: float = 0.0  # > 0: poll the registry's current pointer and reload on change
+    profile: str | None = None  # fast / full (None: the model's default profile)
 
 
 def _now() -> str:
@@ -83,11 +84,10 @@ class ModelHolder:
 
         return default_model_dir()
 
-    @staticmethod
-    def _load(model_dir: Path | None):
+    def _load(self, model_dir: Path | None):
         from ..dispatcher import Dispatcher
 
-        return Dispatcher.load(model_dir)
+        return Dispatcher.load(model_dir, profile=self.settings.profile)
 
     def _publish(self) -> None:
         d = self.dispatcher

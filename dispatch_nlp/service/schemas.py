@@ -189,6 +189,8 @@ class ModelOut(BaseModel):
     catalog_version: str
     schema_version: str
     stages: list[str]
+    profile: str
+    profiles: list[str]
     model_dir: str
     registry: dict[str, Any] | None = None
     loaded_at: str

@@ -190,7 +190,12 @@ def test_smoke_run_writes_the_report_and_every_figure(smoke):
                     "## Training time per 1,000 orders", "## The other benchmarks", "## Skipped and stand-ins"):
         assert section in text, section
     assert m["cpu_model"] in text and "profile **smoke**" in text
-    assert "variant `onnx_int8_student`" in text  # not measured in smoke, and said so
+    assert "variant `torch_full`" in text  # not measured in smoke, and said so
+    # The shipped model's own encoder member is timed in every profile (no torch needed), and its
+    # full-profile pipeline next to the default one.
+    assert "onnx_int8_student" in lat and "variant `onnx_int8_student`" not in text
+    assert lat["pipeline_full"]["lengths"]["50"]["members_ms"].keys() == {"linear", "encoder"}
+    assert result["accuracy_full_profile"]["heads"]["category"]["n"] == acc["test_orders"]
 
 
 def test_smoke_run_draws_the_plots(smoke):

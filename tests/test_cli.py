@@ -85,11 +85,16 @@ def test_catalog_validate_checks_the_tables_too(cli_path, tmp_path):
 
 
 def test_profile_flag(cli_path, tmp_path):
-    info = json.loads(run(cli_path, "info", "--profile", "full").stdout)
-    assert info["profile"] == "full" and info["profiles"] == ["full"]
-    res = run(cli_path, "dispatch", "--profile", "fast", "海淀区学院路街道某小区暖气不热")
-    assert res.returncode == 3 and "no profile 'fast'" in res.stderr and "Traceback" not in res.stderr
+    """The shipped model carries fast (its default) and full; an unknown profile is exit 3, no traceback."""
+    info = json.loads(run(cli_path, "info").stdout)
+    assert info["profile"] == "fast" and sorted(info["profiles"]) == ["fast", "full"]
+    assert "classifier" in info["stages"]
+    res = run(cli_path, "dispatch", "--profile", "full", "海淀区学院路街道某小区暖气不热，室温只有十五度")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["jurisdiction"]["district"]["name"] == "海淀区"
+    res = run(cli_path, "dispatch", "--profile", "turbo", "海淀区学院路街道某小区暖气不热")
+    assert res.returncode == 3 and "no profile 'turbo'" in res.stderr and "Traceback" not in res.stderr
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "a", "text": "朝阳区望京街道停水了"}, ensure_ascii=False) + "\n", encoding="utf-8")
-    res = run(cli_path, "batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--profile", "fast", "-q")
-    assert res.returncode == 3 and "no profile 'fast'" in res.stderr
+    res = run(cli_path, "batch", str(src), "-o", str(tmp_path / "out.jsonl"), "--profile", "turbo", "-q")
+    assert res.returncode == 3 and "no profile 'turbo'" in res.stderr

@@ -17,7 +17,7 @@ def rules_only_dir(tmp_path):
     mdir = tmp_path / "rules-only"
     mdir.mkdir()
     config = json.loads((ROOT / "models" / "default" / "config.json").read_text("utf-8"))
-    for key in ("classifier", "jurisdiction", "units"):
+    for key in ("classifier", "jurisdiction", "units", "profiles", "default_profile"):
         config.pop(key, None)
     config["model_version"] = None
     (mdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
@@ -110,13 +110,13 @@ def test_missing_model_directory_is_a_clear_error(tmp_path):
 
 
 def model_with_profiles(tmp_path):
-    """The default model with a second profile, ``strict``, that never routes automatically."""
+    """The default model with a third profile, ``strict``, that never routes automatically, as default."""
     mdir = tmp_path / "profiles"
     shutil.copytree(ROOT / "models" / "default", mdir)
     config = json.loads((mdir / "config.json").read_text("utf-8"))
-    config["profiles"] = {"strict": {"classifier": {"linear": "linear.npz", "weights": {"linear": 1.0},
-                                                    "fusion": "geometric"},
-                                     "route": {"auto_threshold": 1.01}}}
+    config["profiles"]["strict"] = {"classifier": {"linear": "linear.npz", "weights": {"linear": 1.0},
+                                                   "fusion": "geometric"},
+                                    "route": {"auto_threshold": 1.01}}
     config["default_profile"] = "strict"
     (mdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
     write_checksums(mdir)
@@ -130,16 +130,22 @@ def test_profiles_pick_members_and_routing(tmp_path, monkeypatch):
     assert strict.profile == "strict"
     assert strict.router.settings.auto_threshold == 1.01
     assert next(s for s in strict.stages if s.name == "classifier").fusion == "geometric"
-    assert strict.info()["profiles"] == ["full", "strict"] and strict.info()["profile"] == "strict"
+    assert strict.info()["profiles"] == ["full", "fast", "strict"] and strict.info()["profile"] == "strict"
     full = Dispatcher.load(mdir, profile="full")
-    assert full.profile == "full"
-    assert full.router.settings.auto_threshold == config["route"]["auto_threshold"]
+    assert full.profile == "full" and full.router.settings.auto_threshold == config["route"]["auto_threshold"]
     assert full.router.settings.rules_weight == strict.router.settings.rules_weight  # not overridden: kept
+    fast = Dispatcher.load(mdir, profile="fast")
+    assert fast.router.settings.auto_threshold == config["profiles"]["fast"]["route"]["auto_threshold"]
     text = "来电人表示，喇叭沟门孩子去香港读书证件快到期了曾向物业反映未果。请街道核查解决同时明确答复该找哪个部门弄。"
-    assert full.dispatch(text).route == "dispatch"  # confident enough for the full profile ...
+    assert fast.dispatch(text).route == "dispatch"  # confident enough for the fast profile ...
     assert strict.dispatch(text).route == "review"  # ... never for strict
     monkeypatch.setenv("DISPATCH_NLP_PROFILE", "full")
     assert Dispatcher.load(mdir).profile == "full"
-    with pytest.raises(ModelError, match="no profile 'fast'.*full, strict"):
-        Dispatcher.load(mdir, profile="fast")
-    assert Dispatcher.load().info()["profiles"] == ["full"]  # the shipped model: one profile
+    with pytest.raises(ModelError, match="no profile 'turbo'.*full, fast, strict"):
+        Dispatcher.load(mdir, profile="turbo")
+    monkeypatch.delenv("DISPATCH_NLP_PROFILE")
+    shipped = Dispatcher.load()  # fast by default; full adds the encoder member
+    assert shipped.profile == "fast" and shipped.info()["profiles"] == ["full", "fast"]
+    assert set(next(s for s in shipped.stages if s.name == "classifier").members) == {"linear"}
+    members = next(s for s in Dispatcher.load(profile="full").stages if s.name == "classifier").members
+    assert set(members) == {"linear", "encoder"}

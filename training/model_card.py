@@ -24,6 +24,7 @@ def _profiles_section(metrics: dict, config: dict) -> list[str]:
     heads = [h for h in profiles[names[0]]["test"] if h != "routing"]
     for h in heads:
         lines.append(f"| {h} | " + " | ".join(_fmt(profiles[n]["test"].get(h, {}).get("accuracy")) for n in names) + " |")
+    lines.append("")
     for n in names:
         r = profiles[n]["test"].get("routing") or {}
         f = profiles[n].get("fusion", {})
@@ -35,16 +36,24 @@ def _profiles_section(metrics: dict, config: dict) -> list[str]:
 
 def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note: str | None = None,
                      latency: dict | None = None) -> Path:
+    from dispatch_nlp.dispatcher import apply_profile
+
     data = metrics.get("data", {})
+    profile = metrics.get("default_profile")
+    # The header describes what Dispatcher.load() runs: the default profile's members and threshold.
+    run_cfg, _ = apply_profile(config, profile or "full", model_dir)
+    clf = run_cfg.get("classifier", {})
     lines = [
         f"# Model card: dispatch_nlp {metrics.get('model_version')}",
         "",
         f"- Catalog: {config.get('resources', {}).get('catalog')} (version {metrics.get('catalog_version')})",
         f"- Created: {config.get('created')}",
-        f"- Members: {', '.join(sorted(config.get('classifier', {}).keys() - {'weights', 'fusion'}))}; "
-        f"weights {config.get('classifier', {}).get('weights')} ({config.get('classifier', {}).get('fusion', 'mean')} "
-        f"fusion); rules weight {config.get('route', {}).get('rules_weight')}",
-        f"- Automatic dispatch threshold: {config.get('route', {}).get('auto_threshold')} "
+        *([f"- Default profile: {profile} (of {', '.join(['full', *sorted(config.get('profiles', {}))])}; see Profiles)"]
+          if profile else []),
+        f"- Members{' (' + profile + ')' if profile else ''}: {', '.join(sorted(clf.keys() - {'weights', 'fusion'}))}; "
+        f"weights {clf.get('weights')} ({clf.get('fusion', 'mean')} fusion); rules weight "
+        f"{run_cfg.get('route', {}).get('rules_weight')}",
+        f"- Automatic dispatch threshold: {run_cfg.get('route', {}).get('auto_threshold')} "
         f"(target precision {metrics.get('fusion', {}).get('target_precision')} on dev, dev coverage "
         f"{metrics.get('fusion', {}).get('dev_auto_coverage')})",
         "",

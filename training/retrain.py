@@ -46,7 +46,7 @@ CANONICAL_SPEC = ColumnSpec(text_col="text", title_col="title", id_col="id", tim
                             category_col="category_path", appeal_col="appeal_type", district_col="district",
                             street_col="street", unit_col="unit")
 _INHERITED_OPTIONS = ("encoder", "student_layers", "epochs", "max_len", "batch_size", "target_precision",
-                      "max_features", "max_nnz", "seed", "device")
+                      "max_features", "max_nnz", "seed", "device", "encoder_max_train", "default_profile")
 
 
 @dataclass

@@ -25,16 +25,22 @@ FUSIONS = ("mean", "geometric")
 FLOOR = 1e-6  # probability a member gives a class it does not know, in the geometric fusion
 
 
+def check_fusion(fusion: str) -> str:
+    if fusion not in FUSIONS:
+        raise ModelError(f"unknown classifier fusion {fusion!r} (expected one of {', '.join(FUSIONS)})")
+    return fusion
+
+
 def combine(probs: dict[str, np.ndarray], weights: dict[str, float], fusion: str = "mean") -> np.ndarray:
     """Fuse members' probabilities over the same columns: ``{member: (n, k)}`` -> ``(n, k)``.
 
     ``mean``: the weighted average. ``geometric``: the normalised weighted geometric mean (a product
     of experts): a class wins only when no member rules it out, so a weaker member can still veto
-    the stronger one's confusions. On the generated held-out-keyword dev split with a 4-layer student,
-    leaf accuracy (with the catalog rules): linear alone 0.750, best weighted average 0.750, best
-    geometric mean 0.763 (test 0.740 -> 0.747)."""
-    if fusion not in FUSIONS:
-        raise ModelError(f"unknown classifier fusion {fusion!r} (expected one of {', '.join(FUSIONS)})")
+    the stronger one's confusions. Shipped model 2026.11.23-enc (4-layer student, with the catalog
+    rules), leaf accuracy on dev: linear alone 0.750, best weighted average 0.750 (the encoder gets
+    nothing to do), geometric mean with the encoder at 0.25: 0.762; on test through the Dispatcher
+    0.740 -> 0.742, and 4.2% -> 9.9% of orders routed automatically at the same precision."""
+    check_fusion(fusion)
     names = list(probs)
     wsum = max(sum(weights.get(n, 1.0) for n in names), 1e-9)
     if fusion == "mean":
@@ -56,12 +62,10 @@ class ClassifierStage(BaseComponent):
     name = "classifier"
 
     def __init__(self, members: dict[str, object], weights: dict[str, float], catalog, fusion: str = "mean"):
-        if fusion not in FUSIONS:
-            raise ModelError(f"unknown classifier fusion {fusion!r} (expected one of {', '.join(FUSIONS)})")
+        self.fusion = check_fusion(fusion)
         self.members = members
         self.weights = weights
         self.catalog = catalog
-        self.fusion = fusion
 
     @classmethod
     def load(cls, model_dir: Path, config: dict, catalog) -> "ClassifierStage":

@@ -51,7 +51,7 @@ def spec_from_args(args: argparse.Namespace) -> ColumnSpec:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from training.train import TrainOptions, train
+    from training.train import TrainOptions, metrics_summary, train
 
     opts = TrainOptions(
         output=Path(args.output), catalog=Path(args.catalog) if args.catalog else None,
@@ -63,10 +63,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         default_profile=args.default_profile,
     )
     metrics = train(args.data, spec_from_args(args), opts)
-    summary = {head: {k: rep.get(k) for k in ("n", "accuracy", "macro_f1", "ece")}
-               for head, rep in metrics["test"].items() if isinstance(rep, dict) and "accuracy" in rep}
+    summary = metrics_summary(metrics["test"])
+    routing = summary.pop("routing")
     print(json.dumps({"model": str(opts.output), "model_version": metrics["model_version"], "test": summary,
-                      "routing": metrics["test"].get("routing"), "timings": metrics["timings"]},
+                      "routing": routing, "timings": metrics["timings"]},
                      ensure_ascii=False, indent=2))
     return 0
 

@@ -187,6 +187,20 @@ def test_evaluate_command_prints_metrics_per_head(trained, cli_path):
     assert np.isfinite(report["category"]["ece"])
 
 
+def test_train_command_prints_the_test_summary(tmp_path, cli_path):
+    table = tmp_path / "history.csv"
+    make_table(table, n_per_leaf=10)
+    res = subprocess.run([cli_path, "train", str(table), "-o", str(tmp_path / "m"), "--text-col", "text",
+                          "--category-cols", "l1,l2,l3", "--appeal-col", "appeal", "--time-col", "time",
+                          "--model-version", "cli-1", "-q"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    assert out["model_version"] == "cli-1" and out["routing"]["n"] == out["test"]["category"]["n"] > 0
+    assert {"accuracy", "macro_f1", "ece", "accuracy_at_half_coverage"} <= set(out["test"]["category"])
+    assert "routing" not in out["test"] and Dispatcher.load(tmp_path / "m").profile == "full"  # no encoder: one
+
+
 def test_catalog_from_labels_trains_a_seven_class_model(tmp_path):
     """Real evaluations bring their own labels (e.g. seven first-level classes): the labels define the catalog."""
     from training.train import TrainOptions, train

@@ -161,8 +161,9 @@ def _route_section(fusion: dict) -> dict:
             "calibration_x": fusion["calibration_x"], "calibration_y": fusion["calibration_y"]}
 
 
-def _summary(test_metrics: dict) -> dict:
-    """Per head the headline figures (the per-class tables stay in ``test``), and the routing."""
+def metrics_summary(test_metrics: dict) -> dict:
+    """Per head the headline figures of ``evaluate_examples`` output (not the per-class tables), and
+    the routing."""
     keys = ("n", "accuracy", "macro_f1", "ece", "accuracy_at_half_coverage")
     out = {h: {k: r.get(k) for k in keys} for h, r in test_metrics.items() if isinstance(r, dict) and "accuracy" in r}
     out["routing"] = test_metrics.get("routing")
@@ -346,7 +347,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         "fusion": {k: v for k, v in fusions[default].items() if not k.startswith("calibration")},
         "test": test_metrics,
         **({"profiles": {name: {"fusion": {k: v for k, v in fusions[name].items() if not k.startswith("calibration")},
-                                "test": _summary(m)} for name, m in by_profile.items()},
+                                "test": metrics_summary(m)} for name, m in by_profile.items()},
             "default_profile": default} if profiles else {}),
         "timings": timings,
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},

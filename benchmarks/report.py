@@ -208,7 +208,7 @@ def _latency(result: dict) -> list[str]:
         base = _get(lat, "rules", "lengths", length, "end_to_end_ms", "p50")
         ref_key = "linear" if "linear" in lat else None
         ref = _get(lat, ref_key, "lengths", length, "end_to_end_ms", "p50") if ref_key else None
-        rows = []
+        rows, srows = [], []  # end to end, per stage
         for key, v in lat.items():
             node = v.get("lengths", {}).get(length)
             if not node:
@@ -219,18 +219,13 @@ def _latency(result: dict) -> list[str]:
                          fmt(e2e.get("p99"), 2),
                          fmt(e2e["p50"] / ref, 2) + "×" if ref and e2e.get("p50") else "–",
                          fmt(_get(members, "linear", "p50"), 2), fmt(_get(members, "encoder", "p50"), 2)])
+            st = node.get("stages_ms") or {}
+            srows.append([f"`{key}`"] + [f"{fmt(_get(st, s, 'p50'), 2)} / {fmt(_get(st, s, 'p99'), 2)}" for s in stages])
         out += [f"### {length} characters", ""]
         out += table(["variant", "n", "p50", "p95", "p99", "p50 ÷ linear-only p50", "linear member p50",
                       "encoder member p50"], rows)
         if base:
             out += [f"Rules only (no classifier) p50: {fmt(base, 2)} ms.", ""]
-        srows = []
-        for key, v in lat.items():
-            node = v.get("lengths", {}).get(length)
-            if not node:
-                continue
-            st = node.get("stages_ms") or {}
-            srows.append([f"`{key}`"] + [f"{fmt(_get(st, s, 'p50'), 2)} / {fmt(_get(st, s, 'p99'), 2)}" for s in stages])
         out += ["Per stage, p50 / p99 (ms):", ""]
         out += table(["variant"] + stages, srows)
     ratios = result.get("latency_ratios") or {}

@@ -79,7 +79,9 @@ class Router:
         if not rule_dist:
             return model_dist
         w = self.settings.rules_weight
-        codes = set(model_dist) | set(rule_dist)
+        # Sorted, not a set: a set of strings iterates in a per-process (hash-seed) order, which made
+        # tied leaves and the float sums below differ between processes.
+        codes = sorted(set(model_dist) | set(rule_dist))
         fused = {c: (1 - w) * model_dist.get(c, 0.0) + w * rule_dist.get(c, 0.0) for c in codes}
         total = sum(fused.values()) or 1.0
         return {c: p / total for c, p in fused.items()}
@@ -87,7 +89,7 @@ class Router:
     def _category(self, dist: dict[str, float]) -> CategoryResult:
         if not dist:
             return CategoryResult(code=None, path=[], confidence=0.0, top_k=[])
-        ranked = sorted(dist.items(), key=lambda kv: -kv[1])
+        ranked = sorted(dist.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: the lower code, in every process
         top = [Scored(c, list(self.catalog.get(c).path), round(p, 4)) for c, p in ranked[: self.settings.top_k]]
         code, p = ranked[0]
         confidence = self.settings.calibrate(p)

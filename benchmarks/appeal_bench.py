@@ -11,7 +11,7 @@ trails, mask personal data, title first), fits TF-IDF character 1–3-grams + Li
   appeal cues do not disturb the category signal.
 
 Also reports the share of orders whose text holds a cue of their labelled appeal type
-(``training.corpus.banks.appeal_cues``), over the whole corpus and per type.
+(``dispatch_nlp.training.corpus.banks.appeal_cues``), over the whole corpus and per type.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from dispatch_nlp.normalize import Normalizer
-from dispatch_nlp.pii import PiiMasker
-from training.corpus import load_generator
+from dispatch_nlp.training.corpus import load_generator
+
+from dispatch_nlp.text.normalize import Normalizer
+from dispatch_nlp.text.pii import PiiMasker
 
 APPEALS = ("咨询", "求助", "投诉", "举报", "建议", "表扬", "其他")
 
@@ -55,7 +56,7 @@ def _fit(train, test, key, C=0.5):
 
 def cue_share(orders) -> dict:
     try:
-        from training.corpus.banks import appeal_cues
+        from dispatch_nlp.training.corpus.banks import appeal_cues
     except ImportError:  # a generator without appeal cues
         return {}
     hit, n = Counter(), Counter()

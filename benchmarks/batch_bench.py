@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "dispatch_nlp.cli", "batch"]
+CLI = [sys.executable, "-m", "dispatch_nlp.cli.main", "batch"]
 
 OPENERS = ["市民反映：", "来电人反映：", "市民来电咨询：", "企业反映：", "网民留言：尊敬的领导您好，"]
 ENDINGS = ["，希望尽快处理。", "，要求相关部门解决。", "，来电希望核实。注：请及时向来电人反馈办理情况", "。"]
@@ -35,8 +35,8 @@ ENDINGS = ["，希望尽快处理。", "，要求相关部门解决。", "，来
 
 def make_orders(path: Path, n: int, seed: int = 0, bad_every: int = 0) -> Path:
     """``n`` synthetic orders as JSONL (id, text, label = the category path the text was built from)."""
-    from dispatch_nlp.catalog import Catalog
-    from dispatch_nlp.gazetteer import Gazetteer
+    from dispatch_nlp.knowledge.catalog import Catalog
+    from dispatch_nlp.knowledge.gazetteer import Gazetteer
     from dispatch_nlp.resources import catalog_dir
 
     rng = random.Random(seed)

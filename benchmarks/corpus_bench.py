@@ -29,10 +29,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from dispatch_nlp.training.corpus import load_generator
 
-from dispatch_nlp.normalize import Normalizer
-from dispatch_nlp.pii import PiiMasker
-from training.corpus import load_generator
+from dispatch_nlp.text.normalize import Normalizer
+from dispatch_nlp.text.pii import PiiMasker
 
 RESULTS = Path(__file__).resolve().parent / "results" / "corpus.json"
 

@@ -4,7 +4,7 @@ real pipeline in place of the shipped encoder member.
 
 - torch eager: the prepared checkpoint (``work/encoder``, 12 layers) or its first N layers, in
   ``torch.inference_mode``, mean-pooled, with one random linear layer per head;
-- ONNX: the same module exported (``training.encoder_train.export_onnx``), with ONNX Runtime's
+- ONNX: the same module exported (``dispatch_nlp.training.encoder_train.export_onnx``), with ONNX Runtime's
   transformer fusions (``optimize_onnx``), in fp32 or int8 (``quantize_int8``), run by the runtime's
   own ``EncoderMember`` with the same session options as the shipped model.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch_nlp.linear import softmax
+from dispatch_nlp.components.members.linear import softmax
 
 
 def pad_id_of(tokenizer) -> int:
@@ -31,7 +31,7 @@ def pad_id_of(tokenizer) -> int:
 
 
 def encode(tokenizer, texts: list[str], max_len: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids and attention mask exactly as ``dispatch_nlp.encoder.EncoderMember.encode`` makes them."""
+    """Token ids and attention mask exactly as ``dispatch_nlp.components.members.encoder.EncoderMember.encode`` makes them."""
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_len)
     encs = tokenizer.encode_batch(texts)
@@ -45,7 +45,7 @@ def encode(tokenizer, texts: list[str], max_len: int, pad_id: int) -> tuple[np.n
 
 
 class TorchMember:
-    """A torch module (``training.encoder_train._classifier_module``) as a classifier member."""
+    """A torch module (``dispatch_nlp.training.encoder_train._classifier_module``) as a classifier member."""
 
     def __init__(self, module, tokenizer, classes: dict[str, list[str]], max_len: int):
         self.module = module.eval()
@@ -112,7 +112,7 @@ def _fingerprint(encoder_dir: Path, layers: int, head_sizes: dict[str, int], max
         if p.exists():
             st = p.stat()
             h.update(f"{name}:{st.st_size}:{int(st.st_mtime)}".encode())
-    from training.encoder_train import EXPORT_REVISION
+    from dispatch_nlp.training.encoder_train import EXPORT_REVISION
 
     h.update(json.dumps([layers, sorted(head_sizes.items()), max_len, _versions(), EXPORT_REVISION]).encode())
     return h.hexdigest()[:16]
@@ -124,8 +124,7 @@ class EncoderFactory:
     def __init__(self, encoder_dir: str | Path, classes: dict[str, list[str]], max_len: int, cache_dir: Path,
                  threads: int, log=print):
         import torch
-
-        from training.encoder_train import load_encoder
+        from dispatch_nlp.training.encoder_train import load_encoder
 
         torch.set_num_threads(threads)
         self.dir = Path(encoder_dir)
@@ -141,8 +140,7 @@ class EncoderFactory:
 
     def module(self, layers: int):
         import torch
-
-        from training.encoder_train import _classifier_module, truncate_layers
+        from dispatch_nlp.training.encoder_train import _classifier_module, truncate_layers
 
         enc = self.encoder if layers >= self.layers_full else truncate_layers(self.encoder, layers)
         torch.manual_seed(0)
@@ -153,7 +151,7 @@ class EncoderFactory:
 
     def onnx_files(self, layers: int) -> dict[str, Path]:
         """fp32 (fused) and int8 graphs of the ``layers``-layer module, exported once and cached."""
-        from training.encoder_train import export_onnx, optimize_onnx, quantize_int8
+        from dispatch_nlp.training.encoder_train import export_onnx, optimize_onnx, quantize_int8
 
         key = _fingerprint(self.dir, layers, {h: len(c) for h, c in self.classes.items()}, self.max_len)
         out = self.cache_dir / f"enc{layers}-{key}"
@@ -176,7 +174,7 @@ class EncoderFactory:
     def onnx_member(self, path: Path):
         import onnxruntime as ort
 
-        from dispatch_nlp.encoder import EncoderMember, session_options
+        from dispatch_nlp.components.members.encoder import EncoderMember, session_options
 
         session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
         meta = {"max_len": self.max_len, "pad_id": pad_id_of(self.tokenizer),

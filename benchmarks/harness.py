@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch_nlp.cli_bench import add_arguments, profile_of  # the options are the CLI's
+from dispatch_nlp.cli.bench import add_arguments, profile_of  # the options are the CLI's
 
 ROOT = Path(__file__).resolve().parents[1]
 LENGTHS = (50, 300, 1000)
@@ -132,7 +132,7 @@ def _ort_threads() -> int:
 def generate_corpus(path: Path, n: int, seed: int = 7) -> dict:
     """``dispatch-nlp corpus generate -n N --seed 7`` (the default model's corpus seed; its first N
     orders are the same whatever N), run in this process."""
-    from dispatch_nlp.cli import main as cli_main
+    from dispatch_nlp.cli.main import main as cli_main
 
     t0 = time.perf_counter()
     rc = cli_main(["corpus", "generate", "-n", str(n), "--seed", str(seed), "-o", str(path), "--no-progress"])
@@ -173,7 +173,7 @@ class Variant:
 
 def _with_classifier(base, members: dict, weights: dict):
     """A shallow copy of a loaded ``Dispatcher`` whose classifier stage holds ``members`` (or none)."""
-    from dispatch_nlp.classifier import ClassifierStage
+    from dispatch_nlp.components.classifier import ClassifierStage
 
     d = copy.copy(base)
     stages = [s for s in base.stages if s.name != "classifier"]
@@ -184,8 +184,9 @@ def _with_classifier(base, members: dict, weights: dict):
 
 
 def build_variants(prof: Profile, model_dir, encoder_dir: Path | None, cache_dir: Path, skipped: dict) -> tuple[list[Variant], dict]:
-    from benchmarks.encoders import TimedMember
     from dispatch_nlp import Dispatcher
+
+    from .encoders import TimedMember
 
     t0 = time.perf_counter()
     shipped = Dispatcher.load(model_dir)  # its default profile, as users get it
@@ -229,7 +230,7 @@ def build_variants(prof: Profile, model_dir, encoder_dir: Path | None, cache_dir
         else:
             n_before = len(variants)
             try:
-                from benchmarks.encoders import EncoderFactory
+                from .encoders import EncoderFactory
 
                 classes = ({h: shipped_encoder.classes(h) for h in shipped_encoder.heads} if shipped_encoder is not None
                            else {h: linear.classes(h) for h in ("leaf", "appeal") if linear is not None and h in linear.heads})
@@ -269,7 +270,7 @@ def build_variants(prof: Profile, model_dir, encoder_dir: Path | None, cache_dir
     elif prof.encoders and encoder_dir is None:
         skipped["encoders"] = "no encoder checkpoint given (--encoder)"
     elif prof.encoders:
-        skipped["encoders"] = f"no prepared encoder at {encoder_dir} (python -m training.encoder prepare -o work/encoder)"
+        skipped["encoders"] = f"no prepared encoder at {encoder_dir} (python -m dispatch_nlp.training.encoder prepare -o work/encoder)"
     else:
         skipped["encoders"] = "not measured in this profile"
     if shipped_encoder is not None:
@@ -296,7 +297,7 @@ def measure_latency(variants: list[Variant], texts: dict[int, list[str]], prof: 
     The torch eager variants form their own round, timed after the others: interleaved with ONNX
     Runtime calls, torch's busy-waiting OpenMP threads starve the runtime's on 2 cores (a torch call
     right after an ONNX call measured 5-20 times slower than alone). The runtime's own threads do
-    not spin (``dispatch_nlp.encoder.session_options``), so its sessions can take turns.
+    not spin (``dispatch_nlp.components.members.encoder.session_options``), so its sessions can take turns.
 
     A variant leaves the round once it has ``prof.min_reps`` timed calls and has spent
     ``prof.variant_budget_s`` seconds in them (torch eager on 1,000 characters takes seconds an
@@ -382,7 +383,7 @@ def latency_ratios(lat: dict) -> dict:
 # -- 3. batch throughput --------------------------------------------------------------------------
 def measure_batch(prof: Profile, records: list[dict], model_dir, dispatcher, tmp: Path) -> dict:
     from dispatch_nlp.batch import BatchOptions, run_batch
-    from dispatch_nlp.tables import ColumnSpec
+    from dispatch_nlp.batch.tables import ColumnSpec
 
     rows = [r for r in records][: prof.batch_rows]
     while len(rows) < prof.batch_rows:
@@ -469,9 +470,10 @@ def mention_type(rec: dict) -> str:
 
 
 def measure_accuracy(dispatcher, corpus: Path, records: list[dict]) -> dict:
-    from dispatch_nlp.evaluate import evaluate_examples
-    from dispatch_nlp.tables import ColumnSpec
-    from training.data import load_examples
+    from dispatch_nlp.training.data import load_examples
+
+    from dispatch_nlp.batch.tables import ColumnSpec
+    from dispatch_nlp.lifecycle.evaluate import evaluate_examples
 
     spec = ColumnSpec(text_col="text", title_col="title", id_col="id", category_col="category_path",
                       appeal_col="appeal_type", district_col="district_code", street_col="street_code", unit_col="unit_id")
@@ -587,9 +589,10 @@ def model_files(model_dir: Path) -> dict:
 def measure_training(prof: Profile, corpus: Path, catalog, gazetteer, model_dir: Path, encoder_dir, tmp: Path) -> dict:
     """Linear member fit time per 1,000 training orders (measured), and the student's (measured with
     --full, else read from the model's own files)."""
-    from dispatch_nlp.tables import ColumnSpec
-    from training.data import load_examples
-    from training.linear import fit_linear
+    from dispatch_nlp.training.data import load_examples
+    from dispatch_nlp.training.linear import fit_linear
+
+    from dispatch_nlp.batch.tables import ColumnSpec
 
     spec = ColumnSpec(text_col="text", title_col="title", id_col="id", category_col="category_path",
                       appeal_col="appeal_type")
@@ -603,7 +606,7 @@ def measure_training(prof: Profile, corpus: Path, catalog, gazetteer, model_dir:
     sec = time.perf_counter() - t0
     out = {"linear": {"orders": len(train), "seconds": round(sec, 1),
                       "seconds_per_1000": round(sec / max(len(train), 1) * 1000, 1),
-                      "how": "measured here: training.linear.fit_linear (TF-IDF char 1-3-grams + LinearSVC per head, "
+                      "how": "measured here: dispatch_nlp.training.linear.fit_linear (TF-IDF char 1-3-grams + LinearSVC per head, "
                              "leaf and appeal) on the generated train split; grows faster than linearly with orders "
                              "and classes seen"}}
     metrics = model_dir / "metrics.json"
@@ -651,7 +654,7 @@ def _encoder_meta(model_dir: Path) -> dict:
 def _time_student(prof: Profile, examples, encoder_dir, enc_meta: dict, tmp: Path) -> dict:
     from types import SimpleNamespace
 
-    from training.encoder_train import fit_encoder_member
+    from dispatch_nlp.training.encoder_train import fit_encoder_member
 
     train = [e for e in examples if e.split == "train" and e.leaf][: prof.student_orders]
     dev = [e for e in examples if e.split == "dev" and e.leaf][:64]
@@ -670,7 +673,7 @@ def _time_student(prof: Profile, examples, encoder_dir, enc_meta: dict, tmp: Pat
     return {"orders": len(train), "epochs": 1.0, "layers": layers, "seconds_total_with_export": round(sec, 1),
             "seconds_teacher": ts.get("teacher"), "seconds_train": ts.get("train"),
             "seconds_per_1000": round(fit / max(len(train), 1) * 1000, 1),
-            "source": "measured here: training.encoder_train.fit_encoder_member, 1 epoch (teacher embeddings + "
+            "source": "measured here: dispatch_nlp.training.encoder_train.fit_encoder_member, 1 epoch (teacher embeddings + "
                       "student training; export excluded from the per-1,000 figure)"}
 
 
@@ -777,7 +780,7 @@ def run(profile: str = "quick", output: str | Path = "benchmarks", model_dir=Non
                                   mdir, enc, tmp)
         segment = None
         if prof.segment_orders:
-            from benchmarks.segment_bench import run as segment_run
+            from .segment_bench import run as segment_run
 
             segment = step("segment", segment_run, prof.segment_orders)
         result["other_benchmarks"] = fold_in(ROOT / "benchmarks" / "results", segment)
@@ -785,7 +788,7 @@ def run(profile: str = "quick", output: str | Path = "benchmarks", model_dir=Non
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     bench_json = results_dir / "bench.json"
     bench_json.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")  # before the report
-    from benchmarks.report import write_report
+    from .report import write_report
 
     write_report(result, out_dir, plots=plots)
     bench_json.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")  # + plot notes

@@ -18,10 +18,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from dispatch_nlp.gazetteer import Gazetteer
-from dispatch_nlp.jurisdiction import build_jurisdiction_stage
+from dispatch_nlp.components.jurisdiction.resolver import build_jurisdiction_stage
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.pipeline import Doc
-from dispatch_nlp.segment import Segmenter
+from dispatch_nlp.text.segment import Segmenter
 from dispatch_nlp.types import WorkOrder
 
 from .address_set import make_sets
@@ -84,7 +84,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--n-history", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
-    from training.jurisdiction import fit_jurisdiction
+    from dispatch_nlp.training.jurisdiction import fit_jurisdiction
 
     gaz = Gazetteer.load()
     history, dev, test, places = make_sets(gaz, args.seed, args.n_history, 1000, args.n_test)

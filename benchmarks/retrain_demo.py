@@ -3,7 +3,7 @@ challenger learns it while the other heads hold.
 
     python benchmarks/retrain_demo.py [--history 3000] [--moved 80]
 
-1. History: ``--history`` generated orders (``training.corpus``); the champion (linear member) is
+1. History: ``--history`` generated orders (``dispatch_nlp.training.corpus``); the champion (linear member) is
    trained on their train/dev split; their test split is the frozen evaluation set.
 2. A systematic routing change: from now on one district-functional category (X) is handled by
    another district bureau (e.g. 区城管委 → 区住建委). Recent orders arrive: ``--moved`` of category X
@@ -29,10 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dispatch_nlp.tables import write_jsonl
+from dispatch_nlp.batch.tables import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 NEW_UNIT = {"district_cgw": "district_zjw"}  # anything else moves to 区城管委
 
@@ -63,14 +62,15 @@ def main() -> int:
     ap.add_argument("-o", "--output", default=str(ROOT / "benchmarks" / "results" / "retrain.json"))
     args = ap.parse_args()
 
+    from dispatch_nlp.training.corpus import load_generator
+    from dispatch_nlp.training.retrain import CANONICAL_SPEC, RetrainOptions, comparison_table, retrain
+    from dispatch_nlp.training.train import TrainOptions, train
+
     from dispatch_nlp import Dispatcher
-    from dispatch_nlp.corrections import Correction, open_store
-    from dispatch_nlp.registry import Registry
-    from dispatch_nlp.tables import ColumnSpec
+    from dispatch_nlp.batch.tables import ColumnSpec
+    from dispatch_nlp.lifecycle.corrections import Correction, open_store
+    from dispatch_nlp.lifecycle.registry import Registry
     from dispatch_nlp.types import WorkOrder
-    from training.corpus import load_generator
-    from training.retrain import CANONICAL_SPEC, RetrainOptions, comparison_table, retrain
-    from training.train import TrainOptions, train
 
     t_start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="retrain-demo-"))

@@ -13,11 +13,11 @@ import json
 import statistics
 import time
 
-from dispatch_nlp.catalog import Catalog
-from dispatch_nlp.gazetteer import Gazetteer
-from dispatch_nlp.normalize import Normalizer
-from dispatch_nlp.pii import PiiMasker
-from dispatch_nlp.segment import Segmenter
+from dispatch_nlp.knowledge.catalog import Catalog
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
+from dispatch_nlp.text.normalize import Normalizer
+from dispatch_nlp.text.pii import PiiMasker
+from dispatch_nlp.text.segment import Segmenter
 
 SAMPLE = (
     "市民来电反映：朝阳区望京街道望京西园三区小区3号楼楼下有人私搭乱建，占用消防通道，晚上施工噪音扰民，"

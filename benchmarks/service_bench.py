@@ -3,7 +3,7 @@
     python benchmarks/service_bench.py [--model DIR] [--requests 600] [--seconds 20]
 
 Starts the server as a subprocess (127.0.0.1, a free port, the shipped model unless --model), sends
-generated orders (``training.corpus``) to ``POST /v1/dispatch`` at 1, 8 and 32 concurrent clients
+generated orders (``dispatch_nlp.training.corpus``) to ``POST /v1/dispatch`` at 1, 8 and 32 concurrent clients
 (asyncio + httpx, one connection each), then corrections at 8 concurrent clients. Each phase stops
 at its request count or its time limit, whichever comes first. Reports p50/p99 latency (client
 side, so it includes HTTP and JSON), throughput and error rate per phase, and corrections committed
@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -45,7 +44,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def orders(n: int) -> list[dict]:
-    from training.corpus import load_generator
+    from dispatch_nlp.training.corpus import load_generator
 
     gen = load_generator(seed=5)
     out = []
@@ -126,7 +125,7 @@ def main() -> int:
         corr = [{"order_id": f"bench-{i}", "operator": "bench", "kind": "改派", "unit": "utility_water",
                  "reason": "load test"} for i in range(args.corrections)]
         writes = asyncio.run(phase(base, "/v1/corrections", corr, 8, args.corrections, args.seconds))
-        from dispatch_nlp.corrections import open_store
+        from dispatch_nlp.lifecycle.corrections import open_store
 
         stored = open_store(tmp / "corrections.db").count()
     finally:

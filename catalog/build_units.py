@@ -25,11 +25,8 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from dispatch_nlp.gazetteer import Division, Gazetteer  # noqa: E402
-from dispatch_nlp.units import (  # noqa: E402
+from dispatch_nlp.knowledge.gazetteer import Division, Gazetteer
+from dispatch_nlp.knowledge.units import (
     BDA,
     CITY_UNIT_TYPES,
     DISTRICT_UNIT_TYPES,
@@ -37,6 +34,7 @@ from dispatch_nlp.units import (  # noqa: E402
     UTILITY_UNIT_TYPES,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 CITY = "北京市"
 BDA_NAME = "北京经济技术开发区"
 BDA_STREET = "110115403"  # the 经开区 as a statistical street-level zone

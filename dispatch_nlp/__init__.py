@@ -5,9 +5,9 @@
     print(decision.to_json(indent=2))
 """
 
-from .dispatcher import Dispatcher
-from .errors import CatalogError, DispatchNLPError, InputError, ModelError
-from .types import SCHEMA_VERSION, DispatchDecision, WorkOrder
+from dispatch_nlp.dispatcher import Dispatcher
+from dispatch_nlp.errors import CatalogError, DispatchNLPError, InputError, ModelError
+from dispatch_nlp.types import SCHEMA_VERSION, DispatchDecision, WorkOrder
 
 __version__ = "0.1.0"
 

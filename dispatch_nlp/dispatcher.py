@@ -26,11 +26,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelError
-from .pipeline import Doc, MaskStage, NormalizeStage, SegmentStage, timed
-from .resources import catalog_dir, default_model_dir
-from .route import Router, RouteSettings
-from .types import DispatchDecision, WorkOrder
+from dispatch_nlp.errors import ModelError
+from dispatch_nlp.pipeline import Doc, MaskStage, NormalizeStage, SegmentStage, timed
+from dispatch_nlp.resources import catalog_dir, default_model_dir
+from dispatch_nlp.routing.router import Router, RouteSettings
+from dispatch_nlp.types import DispatchDecision, WorkOrder
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def read_config(model_dir: Path) -> dict[str, Any]:
 
 def build_segmenter(catalog, gazetteer, engine: str = "rjieba"):
     """The segmenter with the user dictionary every path uses: catalog keywords and place names."""
-    from .segment import Segmenter
+    from dispatch_nlp.text.segment import Segmenter
 
     user_words = {kw for item in catalog.leaves() for kw in item.keywords}
     user_words |= {s for s, _, kind in gazetteer.surfaces() if len(s) >= 2 and kind != "short"}
@@ -163,11 +163,11 @@ class Dispatcher:
         normalization setting (on for history, off on the hot path); ``user_places`` is a table of
         compounds, roads and landmarks merged into the gazetteer; ``profile`` picks which members
         run (``fast`` or ``full``, see the module docstring)."""
-        from .catalog import Catalog
-        from .gazetteer import Gazetteer
-        from .jurisdiction import build_jurisdiction_stage
-        from .rules import RulesStage
-        from .units import UnitsRegistry
+        from dispatch_nlp.components.jurisdiction.resolver import build_jurisdiction_stage
+        from dispatch_nlp.components.rules import RulesStage
+        from dispatch_nlp.knowledge.catalog import Catalog
+        from dispatch_nlp.knowledge.gazetteer import Gazetteer
+        from dispatch_nlp.knowledge.units import UnitsRegistry
 
         t0 = time.perf_counter()
         mdir = Path(model_dir) if model_dir is not None else default_model_dir()
@@ -194,11 +194,11 @@ class Dispatcher:
             build_jurisdiction_stage(gazetteer, mdir, config.get("jurisdiction", {})),
         ]
         if config.get("classifier"):
-            from .classifier import ClassifierStage
+            from dispatch_nlp.components.classifier import ClassifierStage
 
             stages.append(ClassifierStage.load(mdir, config["classifier"], catalog))
         settings = RouteSettings.from_dict({**catalog.settings, **config.get("route", {})})
-        from .units_learned import load_unit_model
+        from dispatch_nlp.routing.units_learned import load_unit_model
 
         router = Router(catalog, gazetteer, units, settings, model_version=config.get("model_version"),
                         unit_model=load_unit_model(mdir, config.get("units")))
@@ -237,7 +237,7 @@ class Dispatcher:
 
     def info(self) -> dict[str, Any]:
         """Model, catalog and schema versions (what ``GET /v1/model`` and ``--version`` report)."""
-        from .types import SCHEMA_VERSION
+        from dispatch_nlp.types import SCHEMA_VERSION
 
         return {
             "model_dir": str(self.model_dir),

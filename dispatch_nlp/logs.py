@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from .pii import mask_text
+from dispatch_nlp.text.pii import mask_text
 
 
 class MaskingFilter(logging.Filter):

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from .normalize import Mapped, Normalizer
-from .pii import PiiMasker, PiiSpan
-from .segment import Segmenter
-from .types import Span, WorkOrder
+from dispatch_nlp.text.normalize import Mapped, Normalizer
+from dispatch_nlp.text.pii import PiiMasker, PiiSpan
+from dispatch_nlp.text.segment import Segmenter
+from dispatch_nlp.types import Span, WorkOrder
 
 TITLE_SEPARATOR = "\n"
 

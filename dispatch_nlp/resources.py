@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ModelError
+from dispatch_nlp.errors import ModelError
 
 
 def data_root() -> Path:

@@ -4,10 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from dispatch_nlp.assign import assign_units
+from dispatch_nlp.knowledge.units import UnitsRegistry
+from dispatch_nlp.routing.assign import assign_units
+from dispatch_nlp.routing.units_learned import UnitModel, load_unit_model, unit_template
 from dispatch_nlp.types import DivisionRef, JurisdictionResult
-from dispatch_nlp.units import UnitsRegistry
-from dispatch_nlp.units_learned import UnitModel, load_unit_model, unit_template
 
 WANGJING = "110105026000"
 
@@ -75,7 +75,7 @@ def test_unit_templates_are_relative_to_the_place():
 
 @pytest.fixture
 def unit_model(tmp_path):
-    from training.jurisdiction import fit_units
+    from dispatch_nlp.training.jurisdiction import fit_units
 
     rows = []
     for i in range(30):  # history sends 010101 to the district 城管委, gas smells to the gas company

@@ -11,8 +11,8 @@ import pytest
 from dispatch_nlp.batch import BatchOptions, column_names, run_batch, work_dir
 from dispatch_nlp.batch.rows import plain
 from dispatch_nlp.batch.run import _InjectedFailure
+from dispatch_nlp.batch.tables import ColumnSpec, read_rows
 from dispatch_nlp.errors import InputError
-from dispatch_nlp.tables import ColumnSpec, read_rows
 
 ORDERS = [
     ("A-1", "市民反映：朝阳区望京街道某小区连续三天停水，希望尽快恢复供水。", "城乡建设 > 供水 > 停水"),
@@ -281,5 +281,5 @@ def test_cli_usage_errors(tmp_path, cli_path):
     r = subprocess.run([cli_path, "batch", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o.csv")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "no such file" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "dispatch_nlp.cli", "batch", "--help"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "dispatch_nlp.cli.main", "batch", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--resume" in r.stdout and "--engine" in r.stdout

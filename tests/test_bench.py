@@ -5,20 +5,13 @@ whole file stays within seconds; they check what is written, not how fast anythi
 """
 
 import json
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from dispatch_nlp.benchmarks import harness, report
 
-from dispatch_nlp.cli import main as cli_main
-
-from .conftest import ROOT
-
-if str(ROOT) not in sys.path:  # benchmarks/ is not installed: it runs from the checkout
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import harness, report  # noqa: E402
+from dispatch_nlp.cli.main import main as cli_main
 
 BENCH_KEYS = {"profile", "started", "command", "machine", "skipped", "timings_s", "corpus", "model", "latency",
               "latency_ratios", "batch", "accuracy", "memory", "model_size", "training", "other_benchmarks",
@@ -207,12 +200,12 @@ def test_smoke_run_draws_the_plots(smoke):
         assert f"(plots/{name}.png)" in (out / "REPORT.md").read_text("utf-8")
 
 
-def test_bench_without_a_source_checkout_is_a_usage_error(tmp_path, monkeypatch, capsys):
-    from dispatch_nlp import cli_bench
+def test_bench_without_the_benchmarks_is_a_usage_error_naming_the_extra(tmp_path, monkeypatch, capsys):
+    from dispatch_nlp.cli import bench as cli_bench
 
-    monkeypatch.setattr(cli_bench, "source_root", lambda: tmp_path)
+    monkeypatch.setattr(cli_bench, "HARNESS", "dispatch_nlp.benchmarks.no_such_module")
     assert cli_main(["bench", "--quick", "-o", str(tmp_path / "out")]) == 2
-    assert "needs the source checkout" in capsys.readouterr().err
+    assert "dispatch-nlp[train,bench]" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
@@ -221,8 +214,8 @@ def test_bench_without_a_source_checkout_is_a_usage_error(tmp_path, monkeypatch,
 def encoder_model(tmp_path_factory):
     """A tiny trained model with linear and encoder members, and the tiny encoder it came from."""
     pytest.importorskip("torch")
-    from training.tiny_encoder import make_tiny_encoder
-    from training.train import TrainOptions, train
+    from dispatch_nlp.training.tiny_encoder import make_tiny_encoder
+    from dispatch_nlp.training.train import TrainOptions, train
 
     from .test_train import SPEC, make_table
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatch_nlp import cli_catalog
-from dispatch_nlp.catalog import DUTY_TYPES, MIN_KEYWORDS, Catalog, diff, validate
+from dispatch_nlp.cli import catalog as cli_catalog
 from dispatch_nlp.errors import CatalogError
+from dispatch_nlp.knowledge.catalog import DUTY_TYPES, MIN_KEYWORDS, Catalog, diff, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

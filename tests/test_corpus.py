@@ -8,12 +8,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
+from dispatch_nlp.training.corpus import STYLE_CYCLE, CorpusGenerator, assign_splits
 
-from dispatch_nlp.gazetteer import Division, Gazetteer, Place
-from dispatch_nlp.normalize import Normalizer, normalize_text
-from dispatch_nlp.pii import find_pii
-from dispatch_nlp.units import Unit, UnitsRegistry
-from training.corpus import STYLE_CYCLE, CorpusGenerator, assign_splits
+from dispatch_nlp.knowledge.gazetteer import Division, Gazetteer, Place
+from dispatch_nlp.knowledge.units import Unit, UnitsRegistry
+from dispatch_nlp.text.normalize import Normalizer, normalize_text
+from dispatch_nlp.text.pii import find_pii
 
 
 @dataclass(frozen=True)
@@ -236,8 +236,9 @@ def test_styles_look_like_their_kind(world):
 
 
 def test_cli_writes_jsonl(tmp_path, monkeypatch):
-    import training.corpus as tc
-    from dispatch_nlp.cli import main
+    import dispatch_nlp.training.corpus as tc
+
+    from dispatch_nlp.cli.main import main
 
     def fake_load(seed, **kw):
         opts = {k: kw[k] for k in ("kw_holdout", "keyword_free_rate", "paraphrase_rate") if k in kw}
@@ -277,7 +278,7 @@ def test_heldout_keywords_never_in_train(world):
 
 def test_heldout_keywords_shipped_catalog():
     pytest.importorskip("yaml")
-    from training.corpus import load_generator
+    from dispatch_nlp.training.corpus import load_generator
 
     gen = load_generator(seed=3)
     held = gen.holdout.held
@@ -340,7 +341,7 @@ def test_paraphrase_deterministic_and_spans_intact(world):
 def test_text_carries_its_appeal_type(world):
     """Most orders say their appeal type (投诉/举报/咨询/… in the operator's verb, a title, an opening
     line or the demand), some stay vague; a model can learn the label from the text."""
-    from training.corpus.banks import APPEAL_MARKERS, appeal_cues
+    from dispatch_nlp.training.corpus.banks import APPEAL_MARKERS, appeal_cues
 
     _gen, _orders, gaz, units, cat = world
     orders = list(CorpusGenerator(cat, gaz, units, seed=5).generate(600))

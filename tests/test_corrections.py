@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from dispatch_nlp.catalog import Catalog
-from dispatch_nlp.cli import main
-from dispatch_nlp.corrections import Correction, label_in_catalog, open_store
+from dispatch_nlp.cli.main import main
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.knowledge.catalog import Catalog
+from dispatch_nlp.lifecycle.corrections import Correction, label_in_catalog, open_store
 
 from .conftest import ROOT
 
@@ -87,7 +87,7 @@ def test_concurrent_threads_write_everything(store):
 
 WRITER = textwrap.dedent("""
     import sys
-    from dispatch_nlp.corrections import Correction, open_store
+    from dispatch_nlp.lifecycle.corrections import Correction, open_store
     store = open_store(sys.argv[1])
     tag, n = sys.argv[2], int(sys.argv[3])
     for i in range(n):

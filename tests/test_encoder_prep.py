@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 
-from training import encoder, prune_vocab  # noqa: E402
+from dispatch_nlp.training import encoder, prune_vocab  # noqa: E402
 
 SAMPLE = [
     "小区楼下的路灯坏了好几天了",

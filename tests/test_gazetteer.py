@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dispatch_nlp.errors import CatalogError
-from dispatch_nlp.gazetteer import Division, Gazetteer, Place, normalize_code
+from dispatch_nlp.knowledge.gazetteer import Division, Gazetteer, Place, normalize_code
 from dispatch_nlp.resources import catalog_dir
 
 CATALOG = catalog_dir()

@@ -3,11 +3,15 @@
 import numpy as np
 import pytest
 
-from dispatch_nlp.gazetteer import Gazetteer
-from dispatch_nlp.jurisdiction import FusedJurisdiction, GazetteerJurisdiction, build_jurisdiction_stage
-from dispatch_nlp.jurisdiction_learned import LearnedJurisdiction
+from dispatch_nlp.components.jurisdiction.learned import LearnedJurisdiction
+from dispatch_nlp.components.jurisdiction.resolver import (
+    FusedJurisdiction,
+    GazetteerJurisdiction,
+    build_jurisdiction_stage,
+)
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.pipeline import Doc
-from dispatch_nlp.segment import Segmenter
+from dispatch_nlp.text.segment import Segmenter
 from dispatch_nlp.types import WorkOrder
 
 WANGJING, CHAOYANG, XUEYUANLU = "110105026000", "110105000000", "110108010000"
@@ -151,7 +155,7 @@ def history():
 
 @pytest.fixture(scope="module")
 def fitted(gaz, seg, tmp_path_factory):
-    from training.jurisdiction import fit_jurisdiction
+    from dispatch_nlp.training.jurisdiction import fit_jurisdiction
 
     out = tmp_path_factory.mktemp("jur")
     cfg = fit_jurisdiction(history(), history()[:18], gaz, out, segmenter=seg)

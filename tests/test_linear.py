@@ -1,8 +1,8 @@
 import numpy as np
+from dispatch_nlp.training.linear import fit_linear
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from dispatch_nlp.linear import LinearMember, char_ngrams
-from training.linear import fit_linear
+from dispatch_nlp.components.members.linear import LinearMember, char_ngrams
 
 TRAIN = [
     ("小区暖气不热，室温只有十五度", "供暖", "投诉"),
@@ -72,8 +72,8 @@ class _CountingMember:
 
 
 def test_classifier_runs_each_member_once_per_batch_for_all_heads():
-    from dispatch_nlp.catalog import Catalog
-    from dispatch_nlp.classifier import ClassifierStage
+    from dispatch_nlp.components.classifier import ClassifierStage
+    from dispatch_nlp.knowledge.catalog import Catalog
     from dispatch_nlp.pipeline import Doc
     from dispatch_nlp.types import WorkOrder
 

@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch_nlp.normalize import Mapped, Normalizer, cut_trail, normalize_text
+from dispatch_nlp.text.normalize import Mapped, Normalizer, cut_trail, normalize_text
 
 norm = Normalizer()
 

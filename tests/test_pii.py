@@ -3,8 +3,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch_nlp.normalize import Mapped, Normalizer
-from dispatch_nlp.pii import PiiMasker, find_pii, id_checksum_ok, luhn_ok, mask_text
+from dispatch_nlp.text.normalize import Mapped, Normalizer
+from dispatch_nlp.text.pii import PiiMasker, find_pii, id_checksum_ok, luhn_ok, mask_text
 
 W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 

@@ -5,12 +5,12 @@ import random
 
 import pytest
 
-from dispatch_nlp.catalog import Catalog
-from dispatch_nlp.cli import main
-from dispatch_nlp.corrections import Correction, open_store
+from dispatch_nlp.cli.main import main
 from dispatch_nlp.dispatcher import write_checksums
 from dispatch_nlp.errors import InputError
-from dispatch_nlp.registry import EVALUATION_FILE, Registry, compare
+from dispatch_nlp.knowledge.catalog import Catalog
+from dispatch_nlp.lifecycle.corrections import Correction, open_store
+from dispatch_nlp.lifecycle.registry import EVALUATION_FILE, Registry, compare
 
 from .conftest import ROOT
 
@@ -102,8 +102,9 @@ def test_registry_promote_refuse_force_and_rollback(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def retrained(tmp_path_factory):
-    from dispatch_nlp.tables import ColumnSpec
-    from training.retrain import RetrainOptions, retrain
+    from dispatch_nlp.training.retrain import RetrainOptions, retrain
+
+    from dispatch_nlp.batch.tables import ColumnSpec
 
     tmp = tmp_path_factory.mktemp("retrain")
     history = tmp / "history.csv"
@@ -183,7 +184,7 @@ def test_catalog_revision_between_corrections_and_challenger(tmp_path):
     """Corrections recorded under catalog 1.0 reach a 2.0 challenger through the migration map."""
     from collections import Counter
 
-    from training.retrain import _apply_corrections
+    from dispatch_nlp.training.retrain import _apply_corrections
 
     v2 = Catalog.load(ROOT / "tests" / "fixtures" / "catalog_v2.yaml")
     records = {"A": {"id": "A", "text": "t", "code": "010102", "corrected": False},

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from dispatch_nlp.segment import Segmenter
+from dispatch_nlp.text.segment import Segmenter
 
 TEXT = "市民反映顺义区牛栏山镇北孙各庄村有人私搭乱建，联系电话<手机号>，希望尽快处理"
 

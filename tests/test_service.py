@@ -19,9 +19,9 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from dispatch_nlp.corrections import open_store  # noqa: E402
+from dispatch_nlp.lifecycle.corrections import open_store  # noqa: E402
+from dispatch_nlp.lifecycle.registry import Registry  # noqa: E402
 from dispatch_nlp.logs import MaskingFilter  # noqa: E402
-from dispatch_nlp.registry import Registry  # noqa: E402
 from dispatch_nlp.service import ServiceSettings, create_app  # noqa: E402
 from dispatch_nlp.service.schemas import DecisionOut  # noqa: E402
 

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("pyspark")
 
 from dispatch_nlp.batch import BatchOptions, column_names, run_batch  # noqa: E402
-from dispatch_nlp.tables import ColumnSpec  # noqa: E402
+from dispatch_nlp.batch.tables import ColumnSpec  # noqa: E402
 
 from .test_batch import ORDERS, _read_jsonl, _write  # noqa: E402
 
@@ -47,7 +47,7 @@ def _opts(**kw):
 
 
 def test_cli_spark_engine_gbk_csv_matches_local(tmp_path, spark, dispatcher):
-    from dispatch_nlp.cli import main
+    from dispatch_nlp.cli.main import main
 
     src = _write(tmp_path / "in.csv", _rows(), "csv", "gbk")
     run_batch(src, tmp_path / "local.jsonl", _opts(compare_col="原分类"), dispatcher=dispatcher)
@@ -64,7 +64,7 @@ def test_cli_spark_engine_gbk_csv_matches_local(tmp_path, spark, dispatcher):
 
 
 def test_jsonl_with_broken_lines_and_parquet_match_local(tmp_path, spark, dispatcher):
-    from dispatch_nlp.spark import run_spark_batch
+    from dispatch_nlp.batch.spark import run_spark_batch
 
     lines = [*_rows(6), '{"工单编号": "x", "内容": ', "", {"工单编号": "n", "内容": 7}, {"工单编号": "ok", "内容": ORDERS[0][1]}]
     src = _write(tmp_path / "in.jsonl", lines, "jsonl")
@@ -81,8 +81,8 @@ def test_jsonl_with_broken_lines_and_parquet_match_local(tmp_path, spark, dispat
 
 
 def test_reclassify_dataframe_api(tmp_path, spark, dispatcher):
+    from dispatch_nlp.batch.spark import reclassify
     from dispatch_nlp.resources import default_model_dir
-    from dispatch_nlp.spark import reclassify
 
     rows = _rows(8)
     src = _write(tmp_path / "in.jsonl", rows, "jsonl")

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from dispatch_nlp.batch.tables import ColumnSpec, detect_encoding, read_labeled, read_rows
 from dispatch_nlp.errors import InputError
-from dispatch_nlp.tables import ColumnSpec, detect_encoding, read_labeled, read_rows
 
 ROWS = [
     {"编号": "1", "内容": "朝阳区望京街道停水了", "一级": "城乡建设", "二级": "城市建设和市政管理", "三级": "自来水供应"},

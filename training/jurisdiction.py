@@ -17,18 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch_nlp.gazetteer import normalize_code
-from dispatch_nlp.jurisdiction import FusedJurisdiction, GazetteerJurisdiction
-from dispatch_nlp.jurisdiction_learned import (
+from dispatch_nlp.components.jurisdiction.learned import (
     GRAM_MAX,
     TOP_K_DISTRICTS,
     TOP_K_STREETS,
     LearnedJurisdiction,
     iter_grams,
 )
+from dispatch_nlp.components.jurisdiction.resolver import FusedJurisdiction, GazetteerJurisdiction
+from dispatch_nlp.knowledge.gazetteer import normalize_code
 from dispatch_nlp.pipeline import Doc
+from dispatch_nlp.routing.units_learned import UnitModel, text_grams, unit_template
 from dispatch_nlp.types import WorkOrder
-from dispatch_nlp.units_learned import UnitModel, text_grams, unit_template
 
 __all__ = ["fit_jurisdiction", "fit_units", "LEARNED_FILE", "UNITS_FILE"]
 
@@ -61,7 +61,7 @@ def _labels(gazetteer, district, street) -> tuple[str | None, str | None]:
 
 
 def _default_segmenter(gazetteer):
-    from dispatch_nlp.segment import Segmenter
+    from dispatch_nlp.text.segment import Segmenter
 
     words = {s for s, _, kind in gazetteer.surfaces() if len(s) >= 2 and kind != "short"}
     return Segmenter(words)

@@ -8,8 +8,8 @@ carry no duty or response level, so every item gets the defaults a centre would 
 
 from __future__ import annotations
 
-from dispatch_nlp.catalog import Catalog
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.knowledge.catalog import Catalog
 
 DEFAULTS = {"response_level": "7d", "duty": "territorial", "unit_type": "street_office"}
 

@@ -1,7 +1,7 @@
 """Fit the linear member: char n-gram TF-IDF + one LinearSVC per head, pruned and calibrated.
 
 ``fit_linear(train_texts, train_labels, dev_texts, dev_labels) -> LinearMember``; labels are
-``{head: [label, ...]}``. The analyzer is ``dispatch_nlp.linear.char_ngrams``, so the runtime computes
+``{head: [label, ...]}``. The analyzer is ``dispatch_nlp.components.members.linear.char_ngrams``, so the runtime computes
 exactly the features scikit-learn saw. Coefficients are pruned to the largest ``max_nnz`` weights
 per head (the shipped model must stay small) and each head's softmax temperature is fitted on dev.
 """
@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from dispatch_nlp.linear import LinearMember, char_ngrams, softmax
+from dispatch_nlp.components.members.linear import LinearMember, char_ngrams, softmax
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ against the champion (the model in service) before anyone promotes it.
    history orders whose id hashes below ``eval_ratio`` (the same orders every run, so successive
    challengers are judged on one set); corrections apply to its labels too. The *recent
    corrections*: a share (``holdout``) of the corrected orders outside the frozen set, by id hash.
-3. **Training** reuses ``training.train.train`` with the champion's own options (read from its
+3. **Training** reuses ``dispatch_nlp.training.train.train`` with the champion's own options (read from its
    ``metrics.json``). "Fine-tuning from the current model" here means: when the champion was trained
    from a local encoder checkpoint that still exists, the challenger's encoder member is trained
    from that same checkpoint; otherwise (or when the champion has no encoder member) the challenger
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dispatch_nlp.batch.tables import ColumnSpec
 from dispatch_nlp.errors import InputError
-from dispatch_nlp.tables import ColumnSpec
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ def _champion_catalog_path(model_dir: Path) -> Path | None:
 
 def _read_history(path, spec: ColumnSpec, catalog, history_catalog, encoding, counts: dict) -> dict[str, dict]:
     """Order id → record with the category as a code of ``catalog``."""
-    from dispatch_nlp.corrections import label_in_catalog
-    from dispatch_nlp.tables import read_labeled
+    from dispatch_nlp.batch.tables import read_labeled
+    from dispatch_nlp.lifecycle.corrections import label_in_catalog
 
     from .data import _leaf_by_path
 
@@ -111,7 +111,7 @@ def _read_history(path, spec: ColumnSpec, catalog, history_catalog, encoding, co
 
 
 def _apply_corrections(records: dict[str, dict], latest: dict, catalog, counts: dict) -> None:
-    from dispatch_nlp.corrections import label_in_catalog
+    from dispatch_nlp.lifecycle.corrections import label_in_catalog
 
     for oid, c in latest.items():
         rec = records.get(oid)
@@ -172,8 +172,8 @@ class MigratingDispatcher:
 
 
 def evaluate_on(dispatcher, table: Path, catalog, batch_size: int = 64) -> dict:
-    from dispatch_nlp.evaluate import evaluate_examples
-    from dispatch_nlp.gazetteer import Gazetteer
+    from dispatch_nlp.knowledge.gazetteer import Gazetteer
+    from dispatch_nlp.lifecycle.evaluate import evaluate_examples
 
     from .data import load_examples
 
@@ -192,10 +192,10 @@ def evaluate_on(dispatcher, table: Path, catalog, batch_size: int = 64) -> dict:
 def retrain(history: str | Path, spec: ColumnSpec, opts: RetrainOptions) -> dict[str, Any]:
     from collections import Counter
 
-    from dispatch_nlp.catalog import Catalog
-    from dispatch_nlp.corrections import open_store
     from dispatch_nlp.dispatcher import Dispatcher, write_checksums
-    from dispatch_nlp.registry import EVALUATION_FILE, compare
+    from dispatch_nlp.knowledge.catalog import Catalog
+    from dispatch_nlp.lifecycle.corrections import open_store
+    from dispatch_nlp.lifecycle.registry import EVALUATION_FILE, compare
 
     from .train import TrainOptions, train
 

@@ -2,7 +2,7 @@
 
     train(table, spec, TrainOptions(output=...)) -> metrics dict
 
-Steps: load the catalog (or build it from the labels), read and clean the table (``training.data``),
+Steps: load the catalog (or build it from the labels), read and clean the table (``dispatch_nlp.training.data``),
 fit the members (the character n-gram linear member always; the encoder member when an encoder is
 given), fit the fusion on the dev split (member weights, the weight of the catalog rules, an isotonic
 calibration of the fused confidence, and the automatic-dispatch threshold that reaches the target
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch_nlp.batch.tables import ColumnSpec
 from dispatch_nlp.errors import InputError
-from dispatch_nlp.tables import ColumnSpec
 
 from .data import Example, load_examples
 
@@ -126,7 +126,7 @@ def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.nd
     the fused top-1 probability, and the least threshold whose dev precision reaches the target."""
     from sklearn.isotonic import IsotonicRegression
 
-    from dispatch_nlp.classifier import FUSIONS, combine
+    from dispatch_nlp.components.classifier import FUSIONS, combine
 
     names = sorted(member_p)
     grids = [dict(zip(names, w)) for w in _weight_grid(len(names))]
@@ -180,7 +180,7 @@ def _weight_grid(n: int) -> list[tuple[float, ...]]:
 
 
 def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
-    from dispatch_nlp.catalog import Catalog
+    from dispatch_nlp.knowledge.catalog import Catalog
 
     if opts.catalog_from_labels:
         from .label_catalog import catalog_from_labels
@@ -190,10 +190,10 @@ def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
 
 
 def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
+    from dispatch_nlp.components.rules import RulesStage
     from dispatch_nlp.dispatcher import Dispatcher, build_segmenter, write_checksums
-    from dispatch_nlp.evaluate import evaluate_examples
-    from dispatch_nlp.gazetteer import Gazetteer
-    from dispatch_nlp.rules import RulesStage
+    from dispatch_nlp.knowledge.gazetteer import Gazetteer
+    from dispatch_nlp.lifecycle.evaluate import evaluate_examples
 
     from .linear import fit_linear
     from .model_card import write_model_card
@@ -204,7 +204,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     gazetteer = Gazetteer.load()
     label_paths: list[tuple[str, ...]] = []
     if opts.catalog_from_labels:
-        from dispatch_nlp.tables import read_labeled
+        from dispatch_nlp.batch.tables import read_labeled
 
         label_paths = sorted({r.category for r in read_labeled(table, spec, encoding=opts.encoding)
                               if not isinstance(r, InputError) and r.category})
@@ -258,7 +258,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         timings["encoder_s"] = round(time.perf_counter() - t0, 1)
 
     # -- fusion on dev --------------------------------------------------------------------------------
-    from dispatch_nlp.classifier import ClassifierStage
+    from dispatch_nlp.components.classifier import ClassifierStage
 
     stage = ClassifierStage.load(staging, {**classifier_cfg, "weights": {}}, catalog)
     leaves = sorted({c for m in stage.members.values() for c in m.classes("leaf")})

@@ -9,8 +9,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..errors import InputError
-from ..tables import ColumnSpec, read_rows, table_format
+from dispatch_nlp.batch.tables import ColumnSpec, read_rows, table_format
+from dispatch_nlp.errors import InputError
 
 XLSX_MAX_ROWS = 1_048_576
 
@@ -103,8 +103,8 @@ def detect_encoding(path: str | Path) -> str:
     table reader's own check fails on files over 64 KiB whose sample ends inside a character)."""
     import codecs
 
-    from ..tables import SNIFF_BYTES
-    from ..tables import detect_encoding as strict_detect
+    from dispatch_nlp.batch.tables import SNIFF_BYTES
+    from dispatch_nlp.batch.tables import detect_encoding as strict_detect
 
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)

@@ -16,10 +16,10 @@ import json
 import math
 from collections.abc import Sequence
 
-from ..errors import InputError
-from ..route import bad_input_decision
-from ..tables import ColumnSpec, _cell
-from ..types import DispatchDecision, WorkOrder
+from dispatch_nlp.batch.tables import ColumnSpec, _cell
+from dispatch_nlp.errors import InputError
+from dispatch_nlp.routing.router import bad_input_decision
+from dispatch_nlp.types import DispatchDecision, WorkOrder
 
 # (name, type) in output order; types: str, int, float, bool (the Parquet and Spark schemas follow).
 BASE_COLUMNS: list[tuple[str, str]] = [
@@ -228,7 +228,7 @@ class RowProcessor:
         changed = list(dec.category.path[: len(before_path)]) != before_path
         unit_before = route_changed = None
         if item.is_leaf:
-            from ..assign import assign_units
+            from dispatch_nlp.routing.assign import assign_units
 
             router = self.dispatcher.router
             before = assign_units(item, dec.jurisdiction, self.dispatcher.units, router.settings.territorial_dispatch)

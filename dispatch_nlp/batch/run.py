@@ -24,12 +24,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import __version__
-from ..errors import DispatchNLPError, InputError, ModelError
-from ..tables import ColumnSpec, table_format
-from .io import RowWriter, estimate_rows, read_chunks, read_parts
-from .report import ChangeReport, Summary
-from .rows import DEFAULT_MAX_CHARS, RowProcessor, columns
+from dispatch_nlp import __version__
+from dispatch_nlp.batch.io import RowWriter, estimate_rows, read_chunks, read_parts
+from dispatch_nlp.batch.report import ChangeReport, Summary
+from dispatch_nlp.batch.rows import DEFAULT_MAX_CHARS, RowProcessor, columns
+from dispatch_nlp.batch.tables import ColumnSpec, table_format
+from dispatch_nlp.errors import DispatchNLPError, InputError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def work_dir(output: str | Path) -> Path:
 
 
 def _model_fingerprint(model_dir: str | None) -> dict:
-    from ..dispatcher import CHECKSUM_FILE, CONFIG_FILE, read_config
-    from ..resources import default_model_dir
+    from dispatch_nlp.dispatcher import CHECKSUM_FILE, CONFIG_FILE, read_config
+    from dispatch_nlp.resources import default_model_dir
 
     mdir = Path(model_dir) if model_dir else default_model_dir()
     read_config(mdir)  # a clear ModelError now rather than from inside a worker
@@ -100,7 +100,7 @@ _INIT_ERROR: str | None = None
 def _init_worker(model_dir, cut_trails, spec, compare_col, max_chars, batch_size, profile=None) -> None:
     global _PROCESSOR, _INIT_ERROR
     try:
-        from ..dispatcher import Dispatcher
+        from dispatch_nlp.dispatcher import Dispatcher
 
         _PROCESSOR = RowProcessor(Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile), spec,
                                   compare_col=compare_col, max_chars=max_chars, batch_size=batch_size)
@@ -230,7 +230,7 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
     try:
         if opts.workers == 1:
             if dispatcher is None:
-                from ..dispatcher import Dispatcher
+                from dispatch_nlp.dispatcher import Dispatcher
 
                 dispatcher = Dispatcher.load(opts.model_dir, cut_trails=opts.cut_trails, profile=opts.profile)
             proc = RowProcessor(dispatcher, opts.spec, compare_col=opts.compare_col, max_chars=opts.max_chars,

@@ -4,6 +4,6 @@
     app = create_app(ServiceSettings(model_dir=None, corrections="corrections.db"))
 """
 
-from .app import ModelHolder, ServiceSettings, create_app
+from dispatch_nlp.service.app import ModelHolder, ServiceSettings, create_app
 
 __all__ = ["ModelHolder", "ServiceSettings", "create_app"]

@@ -24,11 +24,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import DispatchNLPError, InputError, ModelError
-from ..pii import mask_text
-from ..types import SCHEMA_VERSION, WorkOrder
-from .metrics import Metrics
-from .schemas import (
+from dispatch_nlp.errors import DispatchNLPError, InputError, ModelError
+from dispatch_nlp.service.metrics import Metrics
+from dispatch_nlp.service.schemas import (
     BatchIn,
     BatchOut,
     CorrectionIn,
@@ -40,6 +38,8 @@ from .schemas import (
     OrderIn,
     ReloadOut,
 )
+from dispatch_nlp.text.pii import mask_text
+from dispatch_nlp.types import SCHEMA_VERSION, WorkOrder
 
 log = logging.getLogger("dispatch_nlp.service")
 
@@ -75,17 +75,17 @@ class ModelHolder:
 
     def source(self) -> Path:
         if self.settings.registry:
-            from ..registry import Registry
+            from dispatch_nlp.lifecycle.registry import Registry
 
             return Registry(self.settings.registry, create=False).current_dir()
         if self.settings.model_dir:
             return Path(self.settings.model_dir)
-        from ..resources import default_model_dir
+        from dispatch_nlp.resources import default_model_dir
 
         return default_model_dir()
 
     def _load(self, model_dir: Path | None):
-        from ..dispatcher import Dispatcher
+        from dispatch_nlp.dispatcher import Dispatcher
 
         return Dispatcher.load(model_dir, profile=self.settings.profile)
 
@@ -270,13 +270,13 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
 
 def create_app(settings: ServiceSettings | None = None, *, dispatcher=None, store=None) -> FastAPI:
     """Build the application. ``dispatcher`` and ``store`` may be given ready (tests, embedding)."""
-    from .. import __version__
+    from dispatch_nlp import __version__
 
     settings = settings or ServiceSettings()
     metrics = Metrics()
     holder = ModelHolder(settings, metrics, dispatcher)
     if store is None and settings.corrections:
-        from ..corrections import open_store
+        from dispatch_nlp.lifecycle.corrections import open_store
 
         store = open_store(settings.corrections)
     watcher = _Watcher(holder, settings.watch_interval_s) if settings.registry and settings.watch_interval_s > 0 else None
@@ -352,7 +352,7 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher=None, stor
                          503: {"model": ErrorOut, "description": "store unavailable: nothing stored, retry"}},
               summary="Record an operator's correction (改派 / 退单); durable before the reply")
     def add_correction(body: CorrectionIn, request: Request) -> Response:
-        from ..corrections import Correction
+        from dispatch_nlp.lifecycle.corrections import Correction
 
         if store is None:
             return _error(503, "unavailable", "corrections are not enabled on this service (start it with "
@@ -396,7 +396,7 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher=None, stor
         d = holder.dispatcher
         reg = None
         if settings.registry:
-            from ..registry import Registry
+            from dispatch_nlp.lifecycle.registry import Registry
 
             r = Registry(settings.registry, create=False)
             reg = {"path": str(r.root), "current": r.current(), "versions": r.versions()}

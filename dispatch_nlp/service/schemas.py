@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..types import SCHEMA_VERSION
+from dispatch_nlp.types import SCHEMA_VERSION
 
 Route = Literal["dispatch", "review", "emergency_transfer", "out_of_scope", "return_to_district"]
 Appeal = Literal["咨询", "求助", "投诉", "举报", "建议", "表扬", "其他"]

@@ -59,7 +59,7 @@ EDGE_CASES: list[dict] = [
 
 
 def generated_orders() -> list[dict]:
-    from training.corpus import load_generator
+    from dispatch_nlp.training.corpus import load_generator
 
     gen = load_generator(SEED)
     out = []

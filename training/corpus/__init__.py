@@ -1,6 +1,6 @@
 """Synthetic 12345 work orders for training and evaluation (see README.md in this folder).
 
-    from training.corpus import load_generator
+    from dispatch_nlp.training.corpus import load_generator
     gen = load_generator(seed=7)            # the default catalog, gazetteer and units registry
     for order in gen.generate(1000): ...
 
@@ -21,9 +21,9 @@ def load_generator(seed: int = 0, *, catalog=None, gazetteer=None, units=None, s
     """A generator over the shipped Beijing catalog, gazetteer and units registry (or those given:
     objects, or paths to load them from). ``options`` go to ``CorpusGenerator`` (``kw_holdout``,
     ``keyword_free_rate``, ``paraphrase_rate``, ``synonym_vectors``)."""
-    from dispatch_nlp.catalog import Catalog
-    from dispatch_nlp.gazetteer import Gazetteer
-    from dispatch_nlp.units import UnitsRegistry
+    from dispatch_nlp.knowledge.catalog import Catalog
+    from dispatch_nlp.knowledge.gazetteer import Gazetteer
+    from dispatch_nlp.knowledge.units import UnitsRegistry
 
     if gazetteer is None or isinstance(gazetteer, (str, bytes)) or hasattr(gazetteer, "__fspath__"):
         gazetteer = Gazetteer.load(gazetteer)

@@ -1,0 +1,254 @@
+"""``dispatch-nlp serve``, ``corrections``, ``retrain``, ``promote``, ``rollback`` and ``registry``:
+the commands of the daily loop (serve → operators correct → retrain → promote or not → roll back).
+
+Exit codes as everywhere: 0 ok; 1 ran but found problems (bad rows on import, promotion refused);
+2 bad usage or input; 3 model not loadable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from dispatch_nlp.errors import InputError
+
+EXIT_OK, EXIT_PROBLEMS = 0, 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from dispatch_nlp.service import ServiceSettings, create_app
+    except ImportError:
+        print("dispatch-nlp serve needs the [serve] extra: pip install 'dispatch-nlp[serve]'", file=sys.stderr)
+        return 2
+    if args.model and args.registry:
+        raise InputError("give --model DIR or --registry DIR, not both")
+    settings = ServiceSettings(
+        model_dir=args.model, registry=args.registry,
+        corrections=None if args.corrections in ("", "none") else args.corrections,
+        max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
+        admin_token=args.admin_token or os.environ.get("DISPATCH_NLP_ADMIN_TOKEN") or None,
+        watch_interval_s=args.watch if args.registry else 0.0, profile=args.profile)
+    app = create_app(settings)
+    # log_config=None: uvicorn logs through the root handler, which masks personal data.
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=args.access_log,
+                workers=1, timeout_graceful_shutdown=30)
+    return EXIT_OK
+
+
+def cmd_corrections_import(args: argparse.Namespace) -> int:
+    from dispatch_nlp.lifecycle.corrections import open_store, read_corrections_table
+
+    store = open_store(args.db)
+    good, bad = [], []
+    for _n, item in read_corrections_table(args.file, encoding=args.encoding):
+        (bad if isinstance(item, InputError) else good).append(item)
+    new, dup = store.add_many(good) if good else (0, 0)
+    for err in bad[:50]:
+        print(f"dispatch-nlp corrections import: {err}", file=sys.stderr)
+    print(json.dumps({"file": str(args.file), "stored": new, "duplicates": dup, "bad_rows": len(bad),
+                      "total_in_store": store.count()}, ensure_ascii=False))
+    return EXIT_PROBLEMS if bad else EXIT_OK
+
+
+def cmd_corrections_export(args: argparse.Namespace) -> int:
+    from dispatch_nlp.knowledge.catalog import Catalog
+    from dispatch_nlp.lifecycle.corrections import export_training_table, open_store
+
+    if "://" not in args.db and not Path(args.db).exists():
+        raise InputError(f"{args.db}: no such corrections database")
+    catalog = Catalog.load(args.catalog) if args.catalog else None
+    if args.model:
+        from dispatch_nlp.dispatcher import Dispatcher
+
+        catalog = Dispatcher.load(args.model).catalog
+    counts = export_training_table(open_store(args.db), args.output, catalog=catalog, since=args.since)
+    print(json.dumps({"output": str(args.output), **counts}, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_corrections_stats(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from dispatch_nlp.lifecycle.corrections import open_store
+
+    if "://" not in args.db and not Path(args.db).exists():
+        raise InputError(f"{args.db}: no such corrections database")
+    store = open_store(args.db)
+    kinds, fields, models = Counter(), Counter(), Counter()
+    total = 0
+    for c in store.iter_all():
+        total += 1
+        kinds[c.kind] += 1
+        models[c.decision_model_version or "unknown"] += 1
+        for f in ("category_code", "category_path", "unit", "district", "street", "appeal_type"):
+            fields[f] += bool(getattr(c, f))
+    print(json.dumps({"corrections": total, "orders": len(store.latest_by_order()), "kinds": dict(kinds),
+                      "fields_corrected": dict(fields), "decision_models": dict(models)}, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from dispatch_nlp.cli.model import spec_from_args
+    from dispatch_nlp.training.retrain import RetrainOptions, comparison_table, retrain
+
+    overrides = {}
+    if args.encoder:
+        overrides["encoder"] = args.encoder
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.linear_only:
+        overrides["encoder"] = None
+    opts = RetrainOptions(
+        model=Path(args.model), output=Path(args.output), corrections=args.corrections,
+        eval_data=Path(args.eval) if args.eval else None, catalog=Path(args.catalog) if args.catalog else None,
+        history_catalog=Path(args.history_catalog) if args.history_catalog else None, since=args.since,
+        eval_ratio=args.eval_ratio, holdout=args.holdout, encoding=args.encoding, model_version=args.model_version,
+        tolerance=args.tolerance, overrides=overrides, progress=not args.quiet)
+    report = retrain(args.history, spec_from_args(args), opts)
+    print(comparison_table(report["comparison"]), file=sys.stderr)
+    print(json.dumps({k: report[k] for k in ("champion", "challenger", "fine_tune", "data", "comparison", "seconds")},
+                     ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from dispatch_nlp.lifecycle.registry import Registry, compare, read_evaluation
+
+    registry = Registry(args.registry)
+    challenger = Path(args.challenger)
+    current = registry.current()
+    comparison = None
+    if current is not None:
+        report = read_evaluation(challenger)
+        if report is None:
+            raise InputError(f"{challenger} has no evaluation.json: make it with dispatch-nlp retrain (which "
+                             "compares it with the champion), or promote with --force")
+        from dispatch_nlp.dispatcher import read_config
+
+        champ_version = read_config(registry.current_dir()).get("model_version")
+        if report["champion"]["model_version"] != champ_version and not args.force:
+            print(f"dispatch-nlp promote: {challenger} was compared with {report['champion']['model_version']}, "
+                  f"but the registry's current model is {champ_version}; retrain against the current model "
+                  "(or --force)", file=sys.stderr)
+            return EXIT_PROBLEMS
+        ev = report["evaluation"]
+        comparison = compare({k: v for k, v in ev["champion"].items() if v},
+                             {k: v for k, v in ev["challenger"].items() if v}, args.tolerance)
+    result = registry.promote(challenger, tolerance=args.tolerance, comparison=comparison, force=args.force)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    if not result["promoted"]:
+        print(f"dispatch-nlp promote: not promoted: {result['reason']}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from dispatch_nlp.lifecycle.registry import Registry
+
+    print(json.dumps(Registry(args.registry, create=False).rollback(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    from dispatch_nlp.lifecycle.registry import Registry
+
+    r = Registry(args.registry, create=False)
+    print(json.dumps({**r.describe(), "history": r.history()[-20:]}, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def register(sub) -> None:
+    from dispatch_nlp.cli.model import add_column_flags, add_profile_flag
+
+    p = sub.add_parser("serve", help="run the HTTP service (FastAPI + uvicorn)",
+                       description="Serve POST /v1/dispatch, /v1/dispatch/batch, /v1/corrections, GET /v1/health, "
+                                   "/v1/model, /metrics and POST /v1/admin/reload. The OpenAPI document is at /docs "
+                                   "and /openapi.json.")
+    p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
+    p.add_argument("--registry", help="serve the registry's current model and follow its promotions")
+    add_profile_flag(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--corrections", default="corrections.db",
+                   help="corrections store: SQLite file or SQLAlchemy URL ('none' disables; default corrections.db)")
+    p.add_argument("--max-body-bytes", type=int, default=1_000_000)
+    p.add_argument("--max-batch", type=int, default=256)
+    p.add_argument("--admin-token", help="require 'Authorization: Bearer TOKEN' on /v1/admin/* "
+                                         "(or DISPATCH_NLP_ADMIN_TOKEN)")
+    p.add_argument("--watch", type=float, default=5.0, help="with --registry: seconds between checks of its "
+                                                            "current pointer (0: only on /v1/admin/reload)")
+    p.add_argument("--access-log", action="store_true", help="uvicorn access log (paths only, masked)")
+    p.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("corrections", help="import, export or count operators' corrections")
+    csub = c.add_subparsers(dest="corrections_command", metavar="{import,export,stats}")
+    csub.required = True
+    i = csub.add_parser("import", help="record corrections from a CSV/TSV/JSONL/XLSX table",
+                        description="Columns: order_id (or id), operator, kind (改派/退单), category_code or "
+                                    "category_path (a > b > c), unit, district, street (12-digit codes), appeal_type, "
+                                    "catalog_version, decision_model_version, decision (JSON), text, title, reason, "
+                                    "corrected_at, correction_id. Rows that fail are listed; the rest are stored in "
+                                    "one transaction; re-importing the same correction_id stores nothing twice.")
+    i.add_argument("file")
+    i.add_argument("--db", default="corrections.db", help="SQLite file or SQLAlchemy URL (default corrections.db)")
+    i.add_argument("--encoding")
+    i.set_defaults(func=cmd_corrections_import)
+    e = csub.add_parser("export", help="write the latest correction per order as a training table")
+    e.add_argument("--db", default="corrections.db")
+    e.add_argument("-o", "--output", required=True, help=".jsonl, .csv or .tsv")
+    e.add_argument("--catalog", help="express categories in this catalog (migrating older codes)")
+    e.add_argument("-m", "--model", help="express categories in this model's catalog")
+    e.add_argument("--since", help="only corrections made at or after this ISO time")
+    e.set_defaults(func=cmd_corrections_export)
+    s = csub.add_parser("stats", help="count corrections by kind, field and model")
+    s.add_argument("--db", default="corrections.db")
+    s.set_defaults(func=cmd_corrections_stats)
+
+    r = sub.add_parser("retrain", help="train a challenger from history + corrections and compare it with the champion",
+                       description="Merge corrections over the history table (the latest correction of an order "
+                                   "wins), train a challenger with the champion's options, and evaluate champion and "
+                                   "challenger on a frozen evaluation set and on held-out recent corrections. The "
+                                   "report goes to CHALLENGER/evaluation.json and stdout.")
+    r.add_argument("--history", required=True, help="labeled history table")
+    r.add_argument("--corrections", help="corrections store (SQLite file or SQLAlchemy URL)")
+    r.add_argument("-m", "--model", required=True, help="the current model (champion)")
+    r.add_argument("-o", "--output", required=True, help="the challenger model directory to write")
+    add_column_flags(r)
+    r.add_argument("--eval", help="frozen evaluation table (same columns); default: a fixed slice of the history by id")
+    r.add_argument("--eval-ratio", type=float, default=0.1)
+    r.add_argument("--holdout", type=float, default=0.2, help="share of corrected orders kept out of training to "
+                                                              "evaluate on (default 0.2)")
+    r.add_argument("--catalog", help="the challenger's catalog (a revision: labels migrate through its map)")
+    r.add_argument("--history-catalog", help="catalog revision the history labels are written in")
+    r.add_argument("--since", help="only corrections made at or after this ISO time")
+    r.add_argument("--encoder", help="encoder checkpoint (default: the champion's, when it still exists)")
+    r.add_argument("--linear-only", action="store_true", help="no encoder member")
+    r.add_argument("--epochs", type=float)
+    r.add_argument("--tolerance", type=float, default=0.01)
+    r.add_argument("--model-version")
+    r.add_argument("-q", "--quiet", action="store_true")
+    r.set_defaults(func=cmd_retrain)
+
+    p = sub.add_parser("promote", help="install a challenger in a registry unless a head got worse",
+                       description="Install CHALLENGER as the registry's current model when no head's accuracy (on "
+                                   "the frozen set and on the recent corrections, from its evaluation.json) is below "
+                                   "the champion's by more than --tolerance. Exit 1 when refused.")
+    p.add_argument("challenger")
+    p.add_argument("--registry", required=True)
+    p.add_argument("--tolerance", type=float, default=0.01)
+    p.add_argument("--force", action="store_true", help="promote even if a head regressed (logged as forced)")
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("rollback", help="return the registry to the model in service before the current one")
+    p.add_argument("--registry", required=True)
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("registry", help="list a registry's versions, current model and history")
+    p.add_argument("registry")
+    p.set_defaults(func=cmd_registry)

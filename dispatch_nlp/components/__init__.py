@@ -1,0 +1,1 @@
+"""Pipeline components over one ``Doc``: catalog rules, jurisdiction, the trained classifier and its members."""

@@ -1,0 +1,152 @@
+"""The trained classifier stage: the linear member and, when the model has one, the ONNX encoder member.
+
+``ClassifierStage.load(model_dir, config, catalog)`` reads the members named in the model config's
+``classifier`` section. For a batch of docs it computes each member's probabilities per head
+(``leaf`` = the catalog leaf, ``appeal``), combines them with the weights and the fusion rule fitted
+on the dev split (``combine``), and stores a ``ClassifierEvidence`` under
+``doc.evidence["classifier"]``. Parent levels are the sums of their leaves, so a leaf prediction is
+always consistent with its parents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dispatch_nlp.components.members.linear import LinearMember
+from dispatch_nlp.errors import ModelError
+from dispatch_nlp.pipeline import BaseComponent, Doc
+
+KEEP_TOP = 20  # leaves kept per order (the rest of the mass is spread thin and never decides)
+FUSIONS = ("mean", "geometric")
+FLOOR = 1e-6  # probability a member gives a class it does not know, in the geometric fusion
+
+
+def check_fusion(fusion: str) -> str:
+    if fusion not in FUSIONS:
+        raise ModelError(f"unknown classifier fusion {fusion!r} (expected one of {', '.join(FUSIONS)})")
+    return fusion
+
+
+def combine(probs: dict[str, np.ndarray], weights: dict[str, float], fusion: str = "mean") -> np.ndarray:
+    """Fuse members' probabilities over the same columns: ``{member: (n, k)}`` -> ``(n, k)``.
+
+    ``mean``: the weighted average. ``geometric``: the normalised weighted geometric mean (a product
+    of experts): a class wins only when no member rules it out, so a weaker member can still veto
+    the stronger one's confusions. Shipped model 2026.11.23-enc (4-layer student, with the catalog
+    rules), leaf accuracy on dev: linear alone 0.750, best weighted average 0.750 (the encoder gets
+    nothing to do), geometric mean with the encoder at 0.25: 0.762; on test through the Dispatcher
+    0.740 -> 0.742, and 4.2% -> 9.9% of orders routed automatically at the same precision."""
+    check_fusion(fusion)
+    names = list(probs)
+    wsum = max(sum(weights.get(n, 1.0) for n in names), 1e-9)
+    if fusion == "mean":
+        return sum(weights.get(n, 1.0) * probs[n] for n in names) / wsum
+    logp = sum(weights.get(n, 1.0) / wsum * np.log(np.clip(probs[n], FLOOR, None)) for n in names)
+    logp = logp - logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class ClassifierEvidence:
+    leaf_probs: dict[str, float] = field(default_factory=dict)
+    appeal_probs: dict[str, float] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)  # member -> its top leaf (for the explanation)
+
+
+class ClassifierStage(BaseComponent):
+    name = "classifier"
+
+    def __init__(self, members: dict[str, object], weights: dict[str, float], catalog, fusion: str = "mean"):
+        self.fusion = check_fusion(fusion)
+        self.members = members
+        self.weights = weights
+        self.catalog = catalog
+
+    @classmethod
+    def load(cls, model_dir: Path, config: dict, catalog) -> "ClassifierStage":
+        members: dict[str, object] = {}
+        if "linear" in config:
+            members["linear"] = LinearMember.load(Path(model_dir) / config["linear"])
+        if "encoder" in config:
+            from dispatch_nlp.components.members.encoder import EncoderMember
+
+            members["encoder"] = EncoderMember.load(Path(model_dir), config["encoder"])
+        if not members:
+            raise ModelError(f"{model_dir}: the classifier section names no member (linear, encoder)")
+        weights = {m: float(config.get("weights", {}).get(m, 1.0)) for m in members}
+        unknown = [c for m in members.values() for c in m.classes("leaf") if c not in catalog]
+        if unknown:
+            raise ModelError(f"{model_dir}: the model predicts {len(unknown)} categories that are not in catalog "
+                             f"{catalog.version} (e.g. {', '.join(unknown[:5])}); load it with the catalog it was trained on")
+        return cls(members, weights, catalog, config.get("fusion", "mean"))
+
+    def member_probs(self, texts: list[str], heads: tuple[str, ...] = ("leaf", "appeal")) -> dict[str, dict]:
+        """Each member run once over ``texts`` for all the ``heads`` it has: {member: {head: probs}}.
+
+        One call per member, not one per head: the encoder member computes every head from one forward
+        pass, so asking head by head would run the network twice per order."""
+        out: dict[str, dict] = {}
+        for name, member in self.members.items():
+            wanted = [h for h in heads if h in member.heads]
+            if wanted:
+                out[name] = member.probs(texts, wanted)
+        return out
+
+    def head_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None
+                   ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+        """The members' fused probabilities of one head: (classes, probs, per-member probs). A class
+        one member lacks counts as probability 0 (``FLOOR`` in the geometric fusion).
+
+        ``member_out`` is :meth:`member_probs` of the same texts, when the caller already has it."""
+        if member_out is None:
+            member_out = self.member_probs(texts, (head,))
+        per_member = {name: (self.members[name].classes(head), out[head])
+                      for name, out in member_out.items() if head in out}
+        if not per_member:
+            return [], np.zeros((len(texts), 0)), {}
+        classes = sorted({c for cl, _ in per_member.values() for c in cl})
+        index = {c: i for i, c in enumerate(classes)}
+        aligned = {}
+        for name, (cl, p) in per_member.items():
+            full = np.zeros((len(texts), len(classes)), dtype=np.float64)
+            full[:, [index[c] for c in cl]] = p
+            aligned[name] = full
+        return classes, combine(aligned, self.weights, self.fusion), {n: p for n, (_, p) in per_member.items()}
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
+        batch: list[Doc] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= batch_size:
+                yield from self._run(batch)
+                batch = []
+        if batch:
+            yield from self._run(batch)
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self._run([doc])))
+
+    def _run(self, docs: list[Doc]) -> list[Doc]:
+        live = [d for d in docs if "empty_text" not in d.flags]
+        if not live:
+            return docs
+        texts = [d.text for d in live]
+        member_out = self.member_probs(texts, ("leaf", "appeal"))
+        leaf_classes, leaf_p, member_p = self.head_probs(texts, "leaf", member_out)
+        appeal_classes, appeal_p, _ = self.head_probs(texts, "appeal", member_out)
+        for i, doc in enumerate(live):
+            top = np.argsort(-leaf_p[i])[:KEEP_TOP]
+            ev = ClassifierEvidence(
+                leaf_probs={leaf_classes[j]: float(leaf_p[i, j]) for j in top},
+                appeal_probs={c: float(appeal_p[i, j]) for j, c in enumerate(appeal_classes)},
+            )
+            for name, p in member_p.items():
+                member = self.members[name]
+                ev.members[name] = member.classes("leaf")[int(np.argmax(p[i]))]
+            doc.evidence["classifier"] = ev
+        return docs

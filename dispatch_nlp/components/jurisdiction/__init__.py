@@ -1,0 +1,1 @@
+"""Jurisdiction: where is the problem? The gazetteer resolver, the learned member and their fusion."""

@@ -1,0 +1,1 @@
+"""Classifier members: the character n-gram linear member and the ONNX encoder member."""

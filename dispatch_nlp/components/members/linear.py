@@ -1,0 +1,140 @@
+"""The linear member: character n-gram TF-IDF features and sparse linear heads, in numpy/scipy.
+
+Training (``training/linear.py``) fits scikit-learn models on features from ``char_ngrams`` (the same
+function, passed as the vectorizer's analyzer), then saves everything the runtime needs in one
+``.npz`` (no pickles): the n-gram vocabulary, idf weights, and per head a sparse coefficient matrix,
+intercepts, class labels and a softmax temperature fitted on the dev split.
+
+``LinearMember.load(path)``; ``member.scores(texts) -> {head: (n, classes) array}`` and
+``member.probs(texts)`` (temperature-scaled softmax).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from dispatch_nlp.errors import ModelError
+
+NGRAM_RANGE = (1, 3)
+# Placeholders from PII masking become one symbol each so they do not spread n-grams over "<手机号>".
+_PLACEHOLDER_SYMBOL = {"<手机号>": "☎", "<电话>": "☎", "<身份证号>": "Ⓘ", "<银行卡号>": "Ⓑ", "<邮箱>": "✉",
+                       "<车牌号>": "Ⓟ", "<姓名>": "Ⓝ", "<数字串>": "#"}
+
+
+def _compact(text: str) -> str:
+    for ph, sym in _PLACEHOLDER_SYMBOL.items():
+        if ph in text:
+            text = text.replace(ph, sym)
+    # Digits carry little beyond "a number is here"; runs of them blow up the vocabulary.
+    return "".join("0" if ch.isdigit() else ch for ch in text.lower())
+
+
+def char_ngrams(text: str, ngram_range: tuple[int, int] = NGRAM_RANGE) -> list[str]:
+    """Character n-grams of the normalized, masked text (the analyzer used in training and here)."""
+    t = _compact(text)
+    lo, hi = ngram_range
+    n = len(t)
+    grams: list[str] = []
+    for k in range(lo, hi + 1):
+        for i in range(n - k + 1):
+            g = t[i: i + k]
+            if not g.isspace():
+                grams.append(g)
+    return grams
+
+
+def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = scores / max(temperature, 1e-6)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class LinearMember:
+    """Char n-gram TF-IDF → one sparse linear layer per head."""
+
+    def __init__(self, vocab: dict[str, int], idf: np.ndarray, heads: dict[str, dict]):
+        self.vocab = vocab
+        self.idf = idf.astype(np.float32)
+        self.heads = heads  # head -> {"coef": csr (features x classes), "intercept", "classes", "temperature"}
+
+    # -- persistence -----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "vocab": np.array(sorted(self.vocab, key=self.vocab.get), dtype=object).astype(str),
+            "idf": self.idf,
+            "heads": np.array(sorted(self.heads), dtype=str),
+        }
+        for name, h in self.heads.items():
+            coef = sp.csr_matrix(h["coef"])
+            arrays[f"{name}.data"] = coef.data.astype(np.float16)
+            arrays[f"{name}.indices"] = coef.indices.astype(np.int32)
+            arrays[f"{name}.indptr"] = coef.indptr.astype(np.int64)
+            arrays[f"{name}.shape"] = np.array(coef.shape, dtype=np.int64)
+            arrays[f"{name}.intercept"] = np.asarray(h["intercept"], dtype=np.float32)
+            arrays[f"{name}.classes"] = np.array(h["classes"], dtype=str)
+            arrays[f"{name}.temperature"] = np.array([h.get("temperature", 1.0)], dtype=np.float32)
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LinearMember":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                vocab = {g: i for i, g in enumerate(z["vocab"].tolist())}
+                idf = z["idf"]
+                heads = {}
+                for name in z["heads"].tolist():
+                    coef = sp.csr_matrix(
+                        (z[f"{name}.data"].astype(np.float32), z[f"{name}.indices"], z[f"{name}.indptr"]),
+                        shape=tuple(z[f"{name}.shape"]),
+                    )
+                    heads[name] = {
+                        "coef": coef,
+                        "intercept": z[f"{name}.intercept"],
+                        "classes": z[f"{name}.classes"].tolist(),
+                        "temperature": float(z[f"{name}.temperature"][0]),
+                    }
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelError(f"{path}: not a readable linear member ({type(exc).__name__}: {exc})") from None
+        return cls(vocab, idf, heads)
+
+    # -- inference -------------------------------------------------------------------------------
+    def features(self, texts: list[str]) -> sp.csr_matrix:
+        """Sublinear-tf × idf, L2-normalized rows (as scikit-learn's TfidfVectorizer computes them)."""
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        vocab = self.vocab
+        for text in texts:
+            counts: dict[int, int] = {}
+            for g in char_ngrams(text):
+                j = vocab.get(g)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if counts:
+                idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+                vals = (1.0 + np.log(tf)) * self.idf[idx]
+                vals /= np.linalg.norm(vals) or 1.0
+                indices.extend(idx.tolist())
+                data.extend(vals.tolist())
+            indptr.append(len(indices))
+        return sp.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), np.array(indptr)),
+                             shape=(len(texts), len(self.idf)))
+
+    def scores(self, texts: list[str], heads: list[str] | None = None) -> dict[str, np.ndarray]:
+        x = self.features(texts)
+        out = {}
+        for name in heads or list(self.heads):
+            h = self.heads[name]
+            out[name] = np.asarray((x @ h["coef"]).todense()) + h["intercept"][None, :]
+        return out
+
+    def probs(self, texts: list[str], heads: list[str] | None = None) -> dict[str, np.ndarray]:
+        return {name: softmax(s, self.heads[name]["temperature"]) for name, s in self.scores(texts, heads).items()}
+
+    def classes(self, head: str) -> list[str]:
+        return self.heads[head]["classes"]

@@ -1,0 +1,1 @@
+"""A model's life after training: evaluation, operators' corrections, the model registry."""

@@ -1,0 +1,1 @@
+"""From the stages' evidence to a decision: fusion, the responsible unit, the route."""

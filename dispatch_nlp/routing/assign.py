@@ -1,0 +1,98 @@
+"""The responsible unit: who must handle the order, from the category's duty and the jurisdiction.
+
+``assign_units(item, jurisdiction, registry, territorial_dispatch, unit_model=None, text=None)``:
+
+* **territorial** → the street office of the place; the district's 12345 sub-centre when the catalog
+  says territorial orders go there (``territorial_dispatch = "district_subcentre"``) or when no
+  street is known; a place with its own unit (经开区 → ``district_subcentre@bda``) takes it instead;
+* **district functional** → that district's bureau (a 经开区 street first tries the ``bda`` unit);
+* **city functional** → the city bureau; **utility** → the company;
+* **emergency transfer** and **out of scope** → no unit (the route says what happens).
+
+Catalog items may name unit ids instead of a type; cooperating units come from the item.  With a
+learned :class:`~dispatch_nlp.routing.units_learned.UnitModel`, history's unit for (text, category, place)
+is fused with the catalog rule: agreement keeps confidence 1, a confident disagreement backed by
+enough history overrides the rule, a weak one keeps the rule with a lowered confidence.
+"""
+
+from __future__ import annotations
+
+from dispatch_nlp.types import JurisdictionResult, UnitRef, UnitsResult
+
+NEEDS_PLACE = ("territorial", "district_functional")
+
+
+def _ref(unit) -> UnitRef | None:
+    return UnitRef(unit.id, unit.name) if unit is not None else None
+
+
+def assign_units(item, juris: JurisdictionResult, registry, territorial_dispatch: str = "street", *,
+                 unit_model=None, text: str | None = None) -> UnitsResult:
+    if item is None:
+        return UnitsResult(rule="no category")
+    duty = item.duty
+    if duty in ("emergency_transfer", "out_of_scope"):
+        return UnitsResult(rule=duty)
+    district_code = juris.district.code if juris.district else None
+    street_code = juris.street.code if juris.street else None
+    place_unit = getattr(juris, "unit_override", None)
+
+    def resolve(spec: str) -> UnitRef | None:
+        if registry.has_unit(spec):
+            return _ref(registry.get(spec))
+        unit_type = spec
+        if unit_type == "street_office":
+            if place_unit and registry.has_unit(place_unit):
+                return _ref(registry.get(place_unit))
+            if territorial_dispatch == "district_subcentre":
+                unit_type = "district_subcentre"
+        unit = None
+        if street_code and unit_type != "street_office" and not unit_type.startswith(("city_", "utility_")):
+            # Through the street office's district first: 经开区 streets reach the bda units.
+            unit = registry.resolve(unit_type, street_code=street_code)
+            if unit is not None and unit.district_code not in (None, "bda") and district_code \
+                    and unit.district_code != district_code[:6]:
+                unit = None
+        if unit is None:
+            unit = registry.resolve(unit_type, district_code=district_code, street_code=street_code)
+        if unit is None and unit_type == "street_office" and district_code:
+            # No street known: the district's 12345 sub-centre passes it on.
+            unit = registry.resolve("district_subcentre", district_code=district_code)
+        return _ref(unit)
+
+    specs = list(item.unit_ids) or ([item.unit_type] if item.unit_type else [])
+    primary = None
+    for spec in specs:
+        primary = resolve(spec)
+        if primary is not None:
+            break
+    rule = f"{duty}: {' / '.join(specs) or 'none'}"
+    if primary is not None and place_unit and primary.id == place_unit:
+        rule += f" (place unit {place_unit})"
+    confidence = 1.0 if primary is not None else 0.0
+    if unit_model is not None:
+        primary, confidence, rule = _fuse_learned(unit_model, item, text, district_code, street_code, registry,
+                                                  primary, confidence, rule)
+    cooperating = [u for u in (resolve(s) for s in item.cooperating) if u is not None and u != primary]
+    return UnitsResult(primary, cooperating, rule, round(confidence, 4))
+
+
+def _fuse_learned(model, item, text, district_code, street_code, registry, primary, confidence, rule):
+    """The catalog rule's unit and history's unit combined (see the module docstring)."""
+    category = getattr(item, "code", None)
+    pred = model.predict(text, category, district_code, street_code)
+    if pred is None:
+        return primary, confidence, rule
+    from dispatch_nlp.routing.units_learned import resolve_template
+
+    learned = _ref(resolve_template(pred.template, registry, district_code, street_code))
+    if learned is None:
+        return primary, confidence, rule
+    if primary is not None and learned.id == primary.id:
+        return primary, confidence, rule + f"; history agrees (p={pred.probability:.2f})"
+    if pred.probability >= model.override_min and pred.support >= model.min_support:
+        was = primary.id if primary is not None else "none"
+        return learned, pred.probability, rule + f"; history overrides → {learned.id} (p={pred.probability:.2f}, catalog: {was})"
+    if primary is None:
+        return learned, pred.probability * 0.5, rule + f"; history suggests {learned.id} (p={pred.probability:.2f})"
+    return primary, confidence * (1.0 - pred.probability), rule + f"; history prefers {learned.id} (p={pred.probability:.2f})"

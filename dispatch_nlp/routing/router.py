@@ -1,0 +1,254 @@
+"""Fusion and routing: the one place where the stages' evidence is combined into a decision.
+
+``Router(catalog, gazetteer, units, settings)`` reads ``doc.evidence`` (``rules``, ``jurisdiction``
+and, when a trained model is loaded, ``classifier``) and returns a ``DispatchDecision``: the category
+(rules and classifier fused), appeal type, response level, jurisdiction, responsible units, route,
+an overall confidence and a readable explanation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dispatch_nlp.routing.assign import assign_units
+from dispatch_nlp.types import (
+    AppealType,
+    CategoryResult,
+    DispatchDecision,
+    DivisionRef,
+    JurisdictionCandidate,
+    JurisdictionResult,
+    ResponseLevel,
+    Scored,
+    UnitsResult,
+)
+
+EMERGENCY_LEVEL = "2h"
+
+
+@dataclass
+class RouteSettings:
+    """Thresholds of automatic dispatch. ``auto_threshold``: the least overall confidence sent without
+    a human; ``rules_weight``: the weight of catalog rules against the classifier in the fusion."""
+
+    auto_threshold: float = 0.6
+    rules_weight: float = 0.35
+    top_k: int = 5
+    territorial_dispatch: str = "street"  # street | district_subcentre
+    # Isotonic map from the fused top-1 probability to the probability of being right (fitted on dev).
+    calibration_x: tuple[float, ...] = ()
+    calibration_y: tuple[float, ...] = ()
+
+    def calibrate(self, p: float) -> float:
+        if not self.calibration_x:
+            return p
+        return float(np.interp(p, self.calibration_x, self.calibration_y))
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "RouteSettings":
+        data = dict(data or {})
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for k in ("calibration_x", "calibration_y"):
+            if k in known:
+                known[k] = tuple(float(v) for v in known[k])
+        return cls(**known)
+
+
+class Router:
+    name = "route"
+
+    def __init__(self, catalog, gazetteer, units, settings: RouteSettings, *, model_version: str | None = None,
+                 unit_model=None):
+        self.catalog = catalog
+        self.gazetteer = gazetteer
+        self.units = units
+        self.settings = settings
+        self.model_version = model_version
+        self.unit_model = unit_model  # learned unit override (dispatch_nlp.routing.units_learned), or None
+
+    # -- category -------------------------------------------------------------------------------
+    def fuse_category(self, doc) -> dict[str, float]:
+        rules = doc.evidence.get("rules")
+        model = doc.evidence.get("classifier")
+        rule_dist = rules.distribution() if rules is not None else {}
+        if model is None:
+            return rule_dist
+        model_dist: dict[str, float] = model.leaf_probs
+        if not rule_dist:
+            return model_dist
+        w = self.settings.rules_weight
+        # Sorted, not a set: a set of strings iterates in a per-process (hash-seed) order, which made
+        # tied leaves and the float sums below differ between processes.
+        codes = sorted(set(model_dist) | set(rule_dist))
+        fused = {c: (1 - w) * model_dist.get(c, 0.0) + w * rule_dist.get(c, 0.0) for c in codes}
+        total = sum(fused.values()) or 1.0
+        return {c: p / total for c, p in fused.items()}
+
+    def _category(self, dist: dict[str, float]) -> CategoryResult:
+        if not dist:
+            return CategoryResult(code=None, path=[], confidence=0.0, top_k=[])
+        ranked = sorted(dist.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: the lower code, in every process
+        top = [Scored(c, list(self.catalog.get(c).path), round(p, 4)) for c, p in ranked[: self.settings.top_k]]
+        code, p = ranked[0]
+        confidence = self.settings.calibrate(p)
+        return CategoryResult(code=code, path=list(self.catalog.get(code).path), confidence=round(confidence, 4), top_k=top)
+
+    # -- appeal type ----------------------------------------------------------------------------
+    @staticmethod
+    def _appeal(doc) -> AppealType:
+        model = doc.evidence.get("classifier")
+        if model is not None and getattr(model, "appeal_probs", None):
+            label, p = max(model.appeal_probs.items(), key=lambda kv: kv[1])
+            return AppealType(label, round(p, 4))
+        rules = doc.evidence.get("rules")
+        cues = rules.appeal if rules is not None else {}
+        if not cues:
+            return AppealType("其他", 0.3)
+        label, hits = max(cues.items(), key=lambda kv: kv[1])
+        return AppealType(label, round(min(0.9, 0.4 + 0.15 * hits), 4))
+
+    # -- jurisdiction ---------------------------------------------------------------------------
+    def _chain_refs(self, code: str | None) -> tuple[DivisionRef | None, DivisionRef | None, DivisionRef | None]:
+        if not code:
+            return None, None, None
+        div = self.gazetteer.get(code)
+        if div is None:
+            return None, None, None
+
+        def ref(d) -> DivisionRef | None:
+            return DivisionRef(d.code, d.name) if d is not None else None
+
+        district = ref(self.gazetteer.district_of(code))
+        street = ref(self.gazetteer.street_of(code))
+        community = ref(div) if div.level == "community" else None
+        return district, street, community
+
+    def _jurisdiction(self, doc) -> JurisdictionResult:
+        """The decision's jurisdiction from the stage's evidence.  An abstention (no code) keeps its
+        candidates so a reviewer sees them; a place's own unit (经开区 → district_subcentre@bda) rides
+        along as ``unit_override`` for ``assign_units`` (not part of the JSON)."""
+        ev = doc.evidence.get("jurisdiction")
+        if ev is None:
+            return JurisdictionResult(method="none")
+        candidates = []
+        for code, score, mention in ev.candidates:
+            d, s, c = self._chain_refs(code)
+            cspan = doc.evidence_span(mention.start, mention.end) if mention is not None and ev.method != "caller" else None
+            candidates.append(JurisdictionCandidate(d, s, c, round(score, 4), cspan))
+        if ev.code is None:
+            return JurisdictionResult(method="none", confidence=round(ev.confidence, 4), candidates=candidates)
+        district, street, community = self._chain_refs(ev.code)
+        span = doc.evidence_span(ev.mention.start, ev.mention.end) if ev.mention is not None else None
+        result = JurisdictionResult(district, street, community, span, ev.method, round(ev.confidence, 4), candidates)
+        result.unit_override = getattr(ev, "unit", None)
+        return result
+
+    # -- the decision ---------------------------------------------------------------------------
+    def decide(self, doc) -> DispatchDecision:
+        flags = list(doc.flags)
+        explanation: list[str] = []
+        if self.model_version is None:
+            flags.append("no_trained_model")
+            explanation.append("未加载训练模型：仅使用目录规则与地名库判断")
+        dist = self.fuse_category(doc)
+        category = self._category(dist)
+        item = self.catalog.get(category.code) if category.code else None
+        juris = self._jurisdiction(doc)
+        units = assign_units(item, juris, self.units, self.settings.territorial_dispatch,
+                             unit_model=self.unit_model, text=doc.text)
+        level = item.response_level if item is not None else None
+        rules = doc.evidence.get("rules")
+        route = "dispatch"
+        transfer_to = None
+        if "empty_text" in flags:
+            route = "review"
+            explanation.append("工单内容为空，转人工")
+        elif rules is not None and rules.emergency is not None:
+            transfer_to, match = rules.emergency
+            route, level = "emergency_transfer", EMERGENCY_LEVEL
+            explanation.append(f"命中紧急情形“{match.phrase}”，转{transfer_to}")
+        elif item is not None and item.duty == "emergency_transfer":
+            route, level = "emergency_transfer", EMERGENCY_LEVEL
+            transfer_to = str((item.emergency or {}).get("transfer_to") or "110")
+            explanation.append(f"事项“{item.name}”属紧急转办，转{transfer_to}")
+        elif rules is not None and rules.exclusion is not None:
+            reason, match = rules.exclusion
+            route = "out_of_scope"
+            explanation.append(f"命中不予受理情形“{match.phrase}”：{reason}")
+        elif item is not None and item.duty == "out_of_scope":
+            route = "out_of_scope"
+            explanation.append(f"事项“{item.name}”不属于热线派单范围")
+        elif getattr(doc.evidence.get("jurisdiction"), "return_to_district", False):
+            # The order names a district but the place lies outside every street of it (see
+            # jurisdiction.outside_named_district): back to the district platform, not another unit.
+            route = "return_to_district"
+            named = self.gazetteer.get(doc.evidence["jurisdiction"].outside_district or "")
+            explanation.append(f"问题地点不在{named.name if named else '所述区'}辖区内，退回区级平台")
+        if category.code is not None:
+            explanation.append(f"分类：{' > '.join(category.path)}（置信度 {category.confidence:.2f}）")
+            if rules is not None:
+                hits = [m.phrase for m in rules.matches if m.code == category.code][:5]
+                if hits:
+                    explanation.append("目录关键词：" + "、".join(hits))
+        else:
+            flags.append("no_category")
+        if juris.district is not None:
+            place = " > ".join(r.name for r in (juris.district, juris.street, juris.community) if r is not None)
+            cue = f"“{juris.evidence.text}”" if juris.evidence is not None else "来电人所在地"
+            explanation.append(f"属地：{place}（依据{cue}）")
+        else:
+            flags.append("no_jurisdiction")
+            if juris.candidates:
+                names = "、".join(" > ".join(r.name for r in (c.district, c.street, c.community) if r is not None)
+                                 for c in juris.candidates[:3])
+                explanation.append(f"属地不明确（候选：{names}），需人工确认")
+        confidence = category.confidence
+        needs_place = item is not None and item.duty in ("territorial", "district_functional")
+        if needs_place:
+            confidence *= max(juris.confidence, 0.0) ** 0.5 if juris.district is not None else 0.0
+        if route == "dispatch":
+            if units.primary is None:
+                route = "review"
+                explanation.append("无法确定承办单位，转人工")
+            elif confidence < self.settings.auto_threshold:
+                route = "review"
+                explanation.append(f"综合置信度 {confidence:.2f} 低于自动派单阈值 {self.settings.auto_threshold:.2f}，转人工复核")
+            else:
+                explanation.append(f"派至：{units.primary.name}")
+        return DispatchDecision(
+            order_id=doc.order.id,
+            catalog_version=self.catalog.version,
+            model_version=self.model_version,
+            category=category,
+            appeal_type=self._appeal(doc) if "empty_text" not in flags else None,
+            response_level=ResponseLevel(level, self.catalog.deadline_hours(level) if level else None),
+            jurisdiction=juris,
+            units=units,
+            route=route,
+            confidence=round(confidence, 4),
+            transfer_to=transfer_to,
+            flags=flags,
+            explanation=explanation,
+            timings_ms=dict(doc.timings_ms),
+        )
+
+
+def bad_input_decision(order_id: str | None, reason: str, *, catalog_version: str | None,
+                       model_version: str | None) -> DispatchDecision:
+    """The decision for an input row that could not be read as an order: routed to a person, with
+    the reason (which never quotes the row's content)."""
+    return DispatchDecision(
+        order_id=order_id,
+        catalog_version=catalog_version,
+        model_version=model_version,
+        category=CategoryResult(code=None, path=[], confidence=0.0),
+        appeal_type=None,
+        response_level=ResponseLevel(None, None),
+        jurisdiction=JurisdictionResult(),
+        units=UnitsResult(rule="bad input"),
+        route="review",
+        flags=["bad_input"],
+        explanation=[reason],
+    )

@@ -1,0 +1,1 @@
+"""Text preparation every path shares: normalization, personal-data masking, word segmentation."""

@@ -25,8 +25,10 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(PY) -m pytest tests
 
+# ruff on everything; mypy on the installed runtime (pyproject.toml [tool.mypy]). CI runs both.
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check dispatch_nlp training catalog benchmarks tests
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

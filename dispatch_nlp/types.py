@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Final
 
-SCHEMA_VERSION = "1.0"
+from dispatch_nlp.knowledge.vocabulary import APPEAL_TYPES, ROUTES
 
-ROUTES = ("dispatch", "review", "emergency_transfer", "out_of_scope", "return_to_district")
-APPEAL_TYPES = ("咨询", "求助", "投诉", "举报", "建议", "表扬", "其他")
+SCHEMA_VERSION: Final = "1.0"
+
+__all__ = ["SCHEMA_VERSION", "ROUTES", "APPEAL_TYPES", "WorkOrder", "Scored", "CategoryResult", "AppealType",
+           "ResponseLevel", "DivisionRef", "Span", "JurisdictionCandidate", "JurisdictionResult", "UnitRef",
+           "UnitsResult", "DispatchDecision"]
 
 _ORDER_FIELDS = ("id", "text", "title", "channel", "created_at", "caller_location")
 
@@ -49,7 +52,8 @@ class WorkOrder:
             if "text" not in obj:
                 raise TypeError("a work order mapping needs a 'text' field; got fields: "
                                 + ", ".join(sorted(map(str, obj))))
-            order = cls(**{k: obj.get(k) for k in _ORDER_FIELDS})
+            values: dict[str, Any] = {k: obj.get(k) for k in _ORDER_FIELDS}
+            order = cls(**values)
         else:
             raise TypeError(f"a work order must be a str, a dict with 'text' or a WorkOrder, not {type(obj).__name__}")
         if not isinstance(order.text, str):

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from dispatch_nlp.batch.tables import ColumnSpec, _cell
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.knowledge.vocabulary import DEFAULT_EMERGENCY_NUMBER
 from dispatch_nlp.routing.router import bad_input_decision
 from dispatch_nlp.types import DispatchDecision, WorkOrder
 
@@ -267,7 +268,7 @@ def destination(dec: DispatchDecision) -> str:
 
 def _destination_before(item, unit_id: str | None) -> str:
     if item.duty == "emergency_transfer":
-        return f"transfer:{(item.emergency or {}).get('transfer_to') or '110'}"
+        return f"transfer:{(item.emergency or {}).get('transfer_to') or DEFAULT_EMERGENCY_NUMBER}"
     if item.duty == "out_of_scope":
         return "out_of_scope"
     return unit_id or "unassigned"

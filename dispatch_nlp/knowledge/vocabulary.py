@@ -97,3 +97,11 @@ def unit_type_level(unit_type: str) -> UnitLevel | None:
     if unit_type in UTILITY_UNIT_TYPES:
         return "utility"
     return None
+
+
+# ---- operators' corrections -------------------------------------------------------------------------
+CorrectionKind = Literal["reassign", "return", "other"]  # 改派 / 退单 / 其他, as stored
+CORRECTION_KINDS: tuple[CorrectionKind, ...] = get_args(CorrectionKind)
+CorrectionKindLabel = Literal["改派", "退单", "其他", "reassign", "return", "other"]  # what a client may send
+CORRECTION_KIND_OF: dict[str, CorrectionKind] = {"改派": "reassign", "reassign": "reassign", "退单": "return",
+                                                 "return": "return", "其他": "other", "other": "other"}

@@ -28,15 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.knowledge.vocabulary import APPEAL_TYPES, CORRECTION_KIND_OF
 from dispatch_nlp.text.pii import mask_text
-from dispatch_nlp.types import APPEAL_TYPES
 
 __all__ = ["Correction", "CorrectionStore", "SQLiteStore", "SQLAlchemyStore", "open_store", "KINDS",
            "CORRECTED_FIELDS", "read_corrections_table", "export_training_table"]
 
 # 改派 = the order went to the wrong unit and is sent on; 退单 = the receiving unit returned it.
-KINDS = {"改派": "reassign", "reassign": "reassign", "退单": "return", "return": "return", "其他": "other",
-         "other": "other"}
+KINDS = CORRECTION_KIND_OF
 CORRECTED_FIELDS = ("category_code", "category_path", "unit", "district", "street", "appeal_type")
 _CODE_RE = re.compile(r"^(\d\d){1,3}$")
 _DIV_RE = re.compile(r"^\d{12}$")

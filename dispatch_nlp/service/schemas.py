@@ -10,10 +10,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dispatch_nlp.knowledge.vocabulary import (
+    AppealType,
+    CorrectionKindLabel,
+    EmergencyNumber,
+    JurisdictionMethod,
+    ResponseLevel,
+    RouteName,
+    SpanField,
+)
 from dispatch_nlp.types import SCHEMA_VERSION
 
-Route = Literal["dispatch", "review", "emergency_transfer", "out_of_scope", "return_to_district"]
-Appeal = Literal["咨询", "求助", "投诉", "举报", "建议", "表扬", "其他"]
+# The decision's closed vocabularies come from ``knowledge.vocabulary`` (one definition; the OpenAPI
+# enums are generated from these Literal types). The old names stay importable.
+Route = RouteName
+Appeal = AppealType
+SchemaVersion = Literal["1.0"]  # SCHEMA_VERSION; tests/test_vocabulary.py checks they agree
 
 # Field limits; the body and batch limits are service settings (see ``ServiceSettings``).
 MAX_TEXT_CHARS = 20_000
@@ -50,7 +62,7 @@ class CorrectionIn(_Strict):
 
     order_id: str = Field(min_length=1, max_length=MAX_SHORT)
     operator: str = Field(min_length=1, max_length=MAX_SHORT, description="who corrected it")
-    kind: Literal["改派", "退单", "其他", "reassign", "return", "other"] = "reassign"
+    kind: CorrectionKindLabel = "reassign"
     category_code: str | None = Field(None, pattern=r"^([0-9]{2}){1,3}$", description="corrected catalog code")
     category_path: list[str] | None = Field(None, min_length=1, max_length=3, description="or its names, first level first")
     unit: str | None = Field(None, max_length=MAX_SHORT, description="corrected responsible unit id")
@@ -93,7 +105,7 @@ class SpanOut(_Strict):
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     text: str
-    field: Literal["text", "title"]
+    field: SpanField
 
 
 class Scored(_Strict):
@@ -115,7 +127,7 @@ class AppealOut(_Strict):
 
 
 class ResponseLevelOut(_Strict):
-    level: Literal["2h", "24h", "7d", "15d"] | None
+    level: ResponseLevel | None
     deadline_hours: int | None
 
 
@@ -132,7 +144,7 @@ class JurisdictionOut(_Strict):
     street: Division | None
     community: Division | None
     evidence: SpanOut | None
-    method: Literal["gazetteer", "learned", "fused", "caller", "none"]
+    method: JurisdictionMethod
     confidence: float = Field(ge=0, le=1)
     candidates: list[CandidateOut]
 
@@ -162,11 +174,11 @@ class DecisionOut(_Strict):
     units: UnitsOut
     route: Route
     confidence: float = Field(ge=0, le=1)
-    transfer_to: Literal["110", "119", "120", "122"] | None
+    transfer_to: EmergencyNumber | None
     flags: list[str]
     explanation: list[str]
     timings_ms: dict[str, float]
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
 
 
 class BatchOut(_Strict):

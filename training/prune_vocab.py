@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .e5_file import EncoderPrepError
+
 METASPACE = "\u2581"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,8 +177,6 @@ def default_sources(catalog_dir: Path | None = None) -> list[dict]:
 
 def read_sample_file(path: str | Path) -> list[str]:
     """Non-empty lines of a UTF-8 text file given by the user (strict: bad bytes are an error)."""
-    from .encoder import EncoderPrepError
-
     path = Path(path)
     try:
         with path.open(encoding="utf-8") as f:
@@ -211,8 +211,6 @@ def load_samples(samples: list[str] | None = None, catalog_dir: Path | None = No
             lines.update(dict.fromkeys(got))
             provenance.append({"name": str(s), "licence": "given", "path": str(s), "lines": len(got)})
     if not lines:
-        from .encoder import EncoderPrepError
-
         raise EncoderPrepError(f"the prune sample is empty (sources: {[p['path'] for p in provenance]})")
     return list(lines), provenance
 

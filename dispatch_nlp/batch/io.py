@@ -3,22 +3,23 @@ reading of the input, and a cheap estimate of the row count for the progress bar
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dispatch_nlp.batch.tables import ColumnSpec, read_rows, table_format
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.files import atomic_open
 
 XLSX_MAX_ROWS = 1_048_576
 
 
 class RowWriter:
     """Write output rows (lists in ``columns`` order) to ``path`` in ``fmt``. Rows go to a hidden
-    temporary file first and ``close()`` moves it into place, so a failed run never leaves a file
-    that looks complete."""
+    temporary file first (``files.atomic_open``) and ``close()`` fsyncs it and moves it into place,
+    so a failed run never leaves a file that looks complete; ``abort()`` removes it."""
 
     def __init__(self, path: str | Path, columns: list[tuple[str, str]], *, fmt: str | None = None,
                  encoding: str = "utf-8"):
@@ -26,14 +27,14 @@ class RowWriter:
         self.fmt = table_format(self.path, fmt)
         self.columns = columns
         self.names = [c for c, _ in columns]
-        self.tmp = self.path.with_name(f".{self.path.name}.writing")
         self.count = 0
+        self._file = contextlib.ExitStack()  # holds the atomic_open of the output until close/abort
         if self.fmt in ("csv", "tsv"):
-            self._fh = open(self.tmp, "w", encoding=encoding, newline="")
+            self._fh = self._file.enter_context(atomic_open(self.path, "w", encoding=encoding, newline=""))
             self._csv = csv.writer(self._fh, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
             self._csv.writerow(self.names)
         elif self.fmt == "jsonl":
-            self._fh = open(self.tmp, "w", encoding=encoding)
+            self._fh = self._file.enter_context(atomic_open(self.path, "w", encoding=encoding))
         elif self.fmt == "xlsx":
             import openpyxl
             from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -48,7 +49,8 @@ class RowWriter:
 
             types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
             self._schema = pa.schema([(c, types[t]) for c, t in columns])
-            self._pq = pq.ParquetWriter(self.tmp, self._schema, compression="zstd")
+            self._fh = self._file.enter_context(atomic_open(self.path, "wb"))
+            self._pq = pq.ParquetWriter(self._fh, self._schema, compression="zstd")
 
     def write(self, rows: list[list]) -> None:
         if not rows:
@@ -72,22 +74,24 @@ class RowWriter:
                 [pa.array(list(c), type=f.type) for c, f in zip(cols, self._schema)], schema=self._schema))
 
     def close(self) -> None:
-        if self.fmt in ("csv", "tsv", "jsonl"):
-            self._fh.close()
-        elif self.fmt == "xlsx":
-            self._wb.save(self.tmp)
-        else:
-            self._pq.close()
-        os.replace(self.tmp, self.path)
+        if self.fmt == "xlsx":
+            with atomic_open(self.path, "wb") as fh:
+                self._wb.save(fh)
+        elif self.fmt == "parquet":
+            self._pq.close()  # the footer; the file itself is ours to close (below)
+        self._file.close()  # fsync, replace the target, fsync the folder
 
     def abort(self) -> None:
         try:
-            if self.fmt in ("csv", "tsv", "jsonl"):
-                self._fh.close()
-            elif self.fmt == "parquet":
+            if self.fmt == "parquet":
                 self._pq.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            # Leaving the atomic_open with an exception removes its temporary file.
+            self._file.__exit__(_Aborted, _Aborted(), None)
+
+
+class _Aborted(Exception):
+    """Passed into ``atomic_open`` by ``RowWriter.abort`` so that it discards the temporary file."""
 
 
 def _text(v) -> str:

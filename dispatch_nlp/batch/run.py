@@ -30,6 +30,7 @@ from dispatch_nlp.batch.report import ChangeReport, Summary
 from dispatch_nlp.batch.rows import DEFAULT_MAX_CHARS, RowProcessor, columns
 from dispatch_nlp.batch.tables import ColumnSpec, table_format
 from dispatch_nlp.errors import DispatchNLPError, InputError, ModelError
+from dispatch_nlp.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +82,6 @@ def _model_fingerprint(model_dir: str | None) -> dict:
         if (mdir / name).exists():
             h.update((mdir / name).read_bytes())
     return {"dir": str(mdir.resolve()), "sha256": h.hexdigest()}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 # -- worker processes ------------------------------------------------------------------------------
@@ -206,11 +198,11 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
 
     def commit(idx: int, rows: list[list]) -> None:
         name = f"chunk-{idx:06d}.jsonl"
-        _write_atomic(wdir / name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        atomic_write(wdir / name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         done.append({"index": idx, "rows": len(rows), "file": name})
-        _write_atomic(wdir / MANIFEST, json.dumps({"identity": identity, "chunks": done}, ensure_ascii=False))
+        atomic_write(wdir / MANIFEST, json.dumps({"identity": identity, "chunks": done}, ensure_ascii=False))
 
-    _write_atomic(wdir / MANIFEST, json.dumps({"identity": identity, "chunks": done}, ensure_ascii=False))
+    atomic_write(wdir / MANIFEST, json.dumps({"identity": identity, "chunks": done}, ensure_ascii=False))
 
     def pending() -> Iterator[list]:
         for idx, chunk in enumerate(read_chunks(input_path, opts.spec, opts.chunk_size, compare_col=opts.compare_col,

@@ -16,6 +16,7 @@ never holds phone or ID numbers, and the model only ever reads masked text anywa
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import re
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.files import atomic_open
 from dispatch_nlp.knowledge.vocabulary import APPEAL_TYPES, CORRECTION_KIND_OF
 from dispatch_nlp.text.pii import mask_text
 
@@ -471,21 +473,17 @@ def export_training_table(store: CorrectionStore, path: str | Path, *, catalog=N
                         "street": c.street, "unit": c.unit, "corrected_at": c.corrected_at,
                         "catalog_version": catalog.version if catalog is not None else c.catalog_version})
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
     if path.suffix.lower() in (".csv", ".tsv"):
-        import csv
-
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        with atomic_open(path, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(records[0]) if records else ["id"],
                                delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
             w.writeheader()
             for r in records:
                 w.writerow({k: (" > ".join(v) if isinstance(v, list) else v) for k, v in r.items()})
     else:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with atomic_open(path, "w") as fh:
             for r in records:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)
     counts["written"] = len(records)
     return counts
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dispatch_nlp.errors import InputError, ModelError
+from dispatch_nlp.files import atomic_write, fsync_dir
 
 CURRENT = "current"
 HISTORY = "history.jsonl"
@@ -30,29 +31,6 @@ EVALUATION_FILE = "evaluation.json"  # written into a challenger by ``dispatch-n
 # Heads compared for promotion (accuracy); heads absent from either side are skipped.
 HEADS = ("category", "category_l1", "category_l2", "appeal_type", "response_level", "district", "street", "unit")
 _SAFE = re.compile(r"[^0-9A-Za-z._-]+")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def compare(champion: dict[str, Any], challenger: dict[str, Any], tolerance: float = 0.01) -> dict[str, Any]:
@@ -166,14 +144,14 @@ class Registry:
             shutil.rmtree(tmp)
         shutil.copytree(src, tmp)
         os.replace(tmp, self.root / VERSIONS / name)
-        _fsync_dir(self.root / VERSIONS)
+        fsync_dir(self.root / VERSIONS)
         self._log({"action": "install", "version": name, "source": str(src)})
         return name
 
     def set_current(self, version: str, *, action: str = "set", **info: Any) -> None:
         self.path_of(version)
         previous = self.current()
-        _atomic_write(self.current_file, version + "\n")
+        atomic_write(self.current_file, version + "\n")
         self._log({"action": action, "from": previous, "to": version, **info})
 
     def promote(self, challenger_dir: str | Path, *, tolerance: float = 0.01, comparison: dict | None = None,
@@ -199,7 +177,7 @@ class Registry:
             raise InputError(f"registry {self.root}: nothing to roll back to (current: {current or 'none'})")
         target = stack[-2]
         self.path_of(target)
-        _atomic_write(self.current_file, target + "\n")
+        atomic_write(self.current_file, target + "\n")
         self._log({"action": "rollback", "from": current, "to": target})
         return {"rolled_back": True, "from": current, "current": target}
 

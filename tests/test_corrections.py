@@ -161,3 +161,12 @@ def test_import_and_export_commands(tmp_path, capsys):
     assert main(["corrections", "stats", "--db", str(db)]) == 0
     assert json.loads(capsys.readouterr().out)["kinds"] == {"reassign": 2, "return": 1}
     assert main(["corrections", "export", "--db", str(tmp_path / "none.db"), "-o", str(export)]) == 2
+
+
+@pytest.mark.parametrize("code", ["１１０１０５００００００", "110105000000\n", "11010500000", "1101050000001"])
+def test_division_codes_are_twelve_ascii_digits(code):
+    """As the service's and the decision schema's ``^[0-9]{12}$``: full-width digits or a trailing
+    newline never name a gazetteer division."""
+    with pytest.raises(InputError, match="district"):
+        Correction(order_id="o", operator="p", district=code).check()
+    assert Correction(order_id="o", operator="p", street="110105001000").check().street == "110105001000"

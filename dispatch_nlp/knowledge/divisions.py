@@ -64,3 +64,8 @@ def parent_of(code: str) -> str | None:
 
 def same_district(a: str, b: str) -> bool:
     return a[:6] == b[:6]
+
+
+def is_division_code(code: object) -> bool:
+    """True for a 12-digit division code written in ASCII digits (the schema's ``^[0-9]{12}$``)."""
+    return isinstance(code, str) and len(code) == 12 and code.isascii() and code.isdigit()

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.knowledge.divisions import is_division_code
 from dispatch_nlp.knowledge.vocabulary import APPEAL_TYPES, CORRECTION_KIND_OF
 from dispatch_nlp.text.pii import mask_text
 
@@ -24,7 +25,6 @@ __all__ = ["Correction", "KINDS", "CORRECTED_FIELDS", "utc_now"]
 KINDS = CORRECTION_KIND_OF
 CORRECTED_FIELDS = ("category_code", "category_path", "unit", "district", "street", "appeal_type")
 _CODE_RE = re.compile(r"^(\d\d){1,3}$")
-_DIV_RE = re.compile(r"^\d{12}$")
 
 
 def utc_now() -> str:
@@ -72,7 +72,7 @@ class Correction:
             raise InputError(f"category_code: {self.category_code!r} is not a catalog code (2, 4 or 6 digits)")
         for name in ("district", "street"):
             value = getattr(self, name)
-            if value is not None and not _DIV_RE.match(str(value)):
+            if value is not None and not is_division_code(str(value)):
                 raise InputError(f"{name}: {value!r} is not a 12-digit division code")
         if self.appeal_type is not None and self.appeal_type not in APPEAL_TYPES:
             raise InputError(f"appeal_type: {self.appeal_type!r} is not one of {', '.join(APPEAL_TYPES)}")

@@ -110,12 +110,17 @@ class HoldOut:
         return tuple(p for p in phrases if p not in held and self.train_ok(p)), tuple(p for p in phrases if p in held)
 
 
+# The modules whose source text (frames, banks, place tables) any order may carry; a keyword found
+# in them is never held out. The phrasing families are one module per style (families_*.py).
+SHARED_SOURCES = ("banks.py", "families.py", "families_common.py", "families_operator.py", "families_online.py",
+                  "families_company.py", "families_letter.py", "places.py", "mess.py", "paraphrase.py", "personal.py")
+
+
 def shared_text(gazetteer=None) -> str:
     """Text any order may carry whatever its split: the shared banks, frames and place tables (their
     source), and the gazetteer's names."""
     here = Path(__file__).resolve().parent
-    parts = [(here / f).read_text(encoding="utf-8") for f in ("banks.py", "families.py", "places.py", "mess.py",
-                                                                "paraphrase.py", "personal.py")]
+    parts = [(here / f).read_text(encoding="utf-8") for f in SHARED_SOURCES]
     parts += [" ".join(KW_OP + KW_FP + KW_PAIR + KW_Q + TITLE_KW + EMERGENCY_FRAMES + EXCLUSION_FRAMES)]
     if gazetteer is not None and hasattr(gazetteer, "surfaces"):
         parts.append("\n".join(s for s, _c, _k in gazetteer.surfaces()))

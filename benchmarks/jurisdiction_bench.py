@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from dispatch_nlp.components.jurisdiction.resolver import build_jurisdiction_stage
+from dispatch_nlp.components.jurisdiction import build_jurisdiction_stage
 from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.text.segment import Segmenter

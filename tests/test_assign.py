@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from dispatch_nlp.knowledge.units import UnitsRegistry
-from dispatch_nlp.routing.assign import assign_units
+from dispatch_nlp.routing.assign import PlacedJurisdiction, assign_units
 from dispatch_nlp.routing.units_learned import UnitModel, load_unit_model, unit_template
 from dispatch_nlp.types import DivisionRef, JurisdictionResult
 
@@ -23,11 +23,8 @@ def item(duty, unit_type=None, unit_ids=(), cooperating=(), code="010101"):
 
 
 def place(district="110105000000", street=WANGJING, unit=None):
-    j = JurisdictionResult(DivisionRef(district, "区"), DivisionRef(street, "街道") if street else None, method="gazetteer",
-                           confidence=0.9)
-    if unit:
-        j.unit_override = unit
-    return j
+    return PlacedJurisdiction(DivisionRef(district, "区"), DivisionRef(street, "街道") if street else None,
+                              method="gazetteer", confidence=0.9, unit_override=unit)
 
 
 def test_territorial_goes_to_the_street_office_or_the_sub_centre(registry):

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from dispatch_nlp.components.jurisdiction.learned import LearnedJurisdiction
-from dispatch_nlp.components.jurisdiction.resolver import (
+from dispatch_nlp.components.jurisdiction import (
     FusedJurisdiction,
     GazetteerJurisdiction,
     build_jurisdiction_stage,
 )
+from dispatch_nlp.components.jurisdiction.learned import LearnedJurisdiction
 from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.text.segment import Segmenter
@@ -108,7 +108,7 @@ def test_short_district_and_place_resolve_to_the_street(gaz, stage, seg):
 
 def test_place_carries_its_unit_override(gaz, stage, seg):
     ev = run(stage, seg, "市民反映经开区某路段雨后积水严重")
-    assert ev.code == "110115403000" and ev.unit == "district_subcentre@bda"
+    assert ev.code == "110115403000" and ev.unit_override == "district_subcentre@bda"
 
 
 def test_evidence_span_maps_to_the_original_text(gaz, stage, seg):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch_nlp.components.jurisdiction import FusedJurisdiction, GazetteerJurisdiction
 from dispatch_nlp.components.jurisdiction.learned import (
     GRAM_MAX,
     TOP_K_DISTRICTS,
@@ -24,7 +25,6 @@ from dispatch_nlp.components.jurisdiction.learned import (
     LearnedJurisdiction,
     iter_grams,
 )
-from dispatch_nlp.components.jurisdiction.resolver import FusedJurisdiction, GazetteerJurisdiction
 from dispatch_nlp.knowledge.gazetteer import normalize_code
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.routing.units_learned import UnitModel, text_grams, unit_template

@@ -4,22 +4,58 @@
 
 * **territorial** → the street office of the place; the district's 12345 sub-centre when the catalog
   says territorial orders go there (``territorial_dispatch = "district_subcentre"``) or when no
-  street is known; a place with its own unit (经开区 → ``district_subcentre@bda``) takes it instead;
-* **district functional** → that district's bureau (a 经开区 street first tries the ``bda`` unit);
+  street is known; a place with its own unit (the places table's ``unit`` column, carried as
+  :attr:`PlacedJurisdiction.unit_override`) takes it instead;
+* **district functional** → that district's bureau (a street whose office belongs to a dispatch
+  area that is not a statistical district first tries that area's unit);
 * **city functional** → the city bureau; **utility** → the company;
 * **emergency transfer** and **out of scope** → no unit (the route says what happens).
 
 Catalog items may name unit ids instead of a type; cooperating units come from the item.  With a
 learned :class:`~dispatch_nlp.routing.units_learned.UnitModel`, history's unit for (text, category, place)
 is fused with the catalog rule: agreement keeps confidence 1, a confident disagreement backed by
-enough history overrides the rule, a weak one keeps the rule with a lowered confidence.
+enough history overrides the rule, a weak one keeps the rule with a lowered confidence (the
+thresholds are the model's :class:`~dispatch_nlp.routing.units_learned.UnitModelSettings`).
 """
 
 from __future__ import annotations
 
+from dispatch_nlp.knowledge.divisions import district_prefix
+from dispatch_nlp.routing.units_learned import resolve_template
 from dispatch_nlp.types import JurisdictionResult, UnitRef, UnitsResult
 
+__all__ = ["assign_units", "PlacedJurisdiction", "NEEDS_PLACE"]
+
 NEEDS_PLACE = ("territorial", "district_functional")
+
+
+class PlacedJurisdiction(JurisdictionResult):
+    """A decision's jurisdiction with the unit its place names for itself (``unit_override``, from
+    :attr:`~dispatch_nlp.components.jurisdiction.evidence.JurisdictionEvidence.unit_override`).
+
+    ``unit_override`` is deliberately not a dataclass field: the decision JSON (``to_dict``) and
+    equality with a plain :class:`JurisdictionResult` stay as they are; only unit assignment reads it.
+    """
+
+    unit_override: str | None = None
+
+    def __init__(self, *args, unit_override: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit_override = unit_override
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a plain result with the same fields (a decision read back from JSON equals the original)."""
+        if not isinstance(other, JurisdictionResult):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in JurisdictionResult.__dataclass_fields__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it extends
+
+
+def _in_dispatch_area(district_code: str | None) -> bool:
+    """Whether a unit's district code names a dispatch area rather than a statistical district (the
+    registry allows 6 digits or an area id such as the 经开区's ``bda``), or no district at all."""
+    return district_code is None or not district_code.isdigit()
 
 
 def _ref(unit) -> UnitRef | None:
@@ -35,7 +71,7 @@ def assign_units(item, juris: JurisdictionResult, registry, territorial_dispatch
         return UnitsResult(rule=duty)
     district_code = juris.district.code if juris.district else None
     street_code = juris.street.code if juris.street else None
-    place_unit = getattr(juris, "unit_override", None)
+    place_unit = juris.unit_override if isinstance(juris, PlacedJurisdiction) else None
 
     def resolve(spec: str) -> UnitRef | None:
         if registry.has_unit(spec):
@@ -48,10 +84,10 @@ def assign_units(item, juris: JurisdictionResult, registry, territorial_dispatch
                 unit_type = "district_subcentre"
         unit = None
         if street_code and unit_type != "street_office" and not unit_type.startswith(("city_", "utility_")):
-            # Through the street office's district first: 经开区 streets reach the bda units.
+            # Through the street office's district first: streets of a dispatch area reach its units.
             unit = registry.resolve(unit_type, street_code=street_code)
-            if unit is not None and unit.district_code not in (None, "bda") and district_code \
-                    and unit.district_code != district_code[:6]:
+            if unit is not None and not _in_dispatch_area(unit.district_code) and district_code \
+                    and unit.district_code != district_prefix(district_code):
                 unit = None
         if unit is None:
             unit = registry.resolve(unit_type, district_code=district_code, street_code=street_code)
@@ -83,16 +119,15 @@ def _fuse_learned(model, item, text, district_code, street_code, registry, prima
     pred = model.predict(text, category, district_code, street_code)
     if pred is None:
         return primary, confidence, rule
-    from dispatch_nlp.routing.units_learned import resolve_template
-
     learned = _ref(resolve_template(pred.template, registry, district_code, street_code))
     if learned is None:
         return primary, confidence, rule
     if primary is not None and learned.id == primary.id:
         return primary, confidence, rule + f"; history agrees (p={pred.probability:.2f})"
-    if pred.probability >= model.override_min and pred.support >= model.min_support:
+    settings = model.settings
+    if pred.probability >= settings.override_min and pred.support >= settings.min_support:
         was = primary.id if primary is not None else "none"
         return learned, pred.probability, rule + f"; history overrides → {learned.id} (p={pred.probability:.2f}, catalog: {was})"
     if primary is None:
-        return learned, pred.probability * 0.5, rule + f"; history suggests {learned.id} (p={pred.probability:.2f})"
+        return learned, pred.probability * settings.history_only_factor, rule + f"; history suggests {learned.id} (p={pred.probability:.2f})"
     return primary, confidence * (1.0 - pred.probability), rule + f"; history prefers {learned.id} (p={pred.probability:.2f})"

@@ -1,6 +1,6 @@
 """Fusion and routing: the one place where the stages' evidence is combined into a decision.
 
-``Router(catalog, gazetteer, units, settings)`` reads ``doc.evidence`` (``rules``, ``jurisdiction``
+``Router(catalog, gazetteer, units, settings)`` reads the docs' evidence (``doc.rules``, ``doc.jurisdiction``
 and, when a trained model is loaded, ``classifier``) and returns a ``DispatchDecision``: the category
 (rules and classifier fused), appeal type, response level, jurisdiction, responsible units, route,
 an overall confidence and a readable explanation.
@@ -8,11 +8,9 @@ an overall confidence and a readable explanation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
-from dispatch_nlp.routing.assign import assign_units
+from dispatch_nlp.knowledge.vocabulary import DEFAULT_EMERGENCY_NUMBER
+from dispatch_nlp.routing.assign import PlacedJurisdiction, assign_units
+from dispatch_nlp.routing.settings import RouteSettings
 from dispatch_nlp.types import (
     AppealType,
     CategoryResult,
@@ -25,35 +23,9 @@ from dispatch_nlp.types import (
     UnitsResult,
 )
 
-EMERGENCY_LEVEL = "2h"
+__all__ = ["Router", "RouteSettings", "bad_input_decision"]
 
-
-@dataclass
-class RouteSettings:
-    """Thresholds of automatic dispatch. ``auto_threshold``: the least overall confidence sent without
-    a human; ``rules_weight``: the weight of catalog rules against the classifier in the fusion."""
-
-    auto_threshold: float = 0.6
-    rules_weight: float = 0.35
-    top_k: int = 5
-    territorial_dispatch: str = "street"  # street | district_subcentre
-    # Isotonic map from the fused top-1 probability to the probability of being right (fitted on dev).
-    calibration_x: tuple[float, ...] = ()
-    calibration_y: tuple[float, ...] = ()
-
-    def calibrate(self, p: float) -> float:
-        if not self.calibration_x:
-            return p
-        return float(np.interp(p, self.calibration_x, self.calibration_y))
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "RouteSettings":
-        data = dict(data or {})
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        for k in ("calibration_x", "calibration_y"):
-            if k in known:
-                known[k] = tuple(float(v) for v in known[k])
-        return cls(**known)
+APPEAL_FALLBACK = "其他"  # the appeal type when nothing says which
 
 
 class Router:
@@ -70,8 +42,8 @@ class Router:
 
     # -- category -------------------------------------------------------------------------------
     def fuse_category(self, doc) -> dict[str, float]:
-        rules = doc.evidence.get("rules")
-        model = doc.evidence.get("classifier")
+        rules = doc.rules
+        model = doc.classifier
         rule_dist = rules.distribution() if rules is not None else {}
         if model is None:
             return rule_dist
@@ -96,18 +68,17 @@ class Router:
         return CategoryResult(code=code, path=list(self.catalog.get(code).path), confidence=round(confidence, 4), top_k=top)
 
     # -- appeal type ----------------------------------------------------------------------------
-    @staticmethod
-    def _appeal(doc) -> AppealType:
-        model = doc.evidence.get("classifier")
+    def _appeal(self, doc) -> AppealType:
+        model = doc.classifier
         if model is not None and getattr(model, "appeal_probs", None):
             label, p = max(model.appeal_probs.items(), key=lambda kv: kv[1])
             return AppealType(label, round(p, 4))
-        rules = doc.evidence.get("rules")
+        rules = doc.rules
         cues = rules.appeal if rules is not None else {}
         if not cues:
-            return AppealType("其他", 0.3)
+            return AppealType(APPEAL_FALLBACK, self.settings.appeal_default_confidence)
         label, hits = max(cues.items(), key=lambda kv: kv[1])
-        return AppealType(label, round(min(0.9, 0.4 + 0.15 * hits), 4))
+        return AppealType(label, round(self.settings.appeal_cue_confidence(hits), 4))
 
     # -- jurisdiction ---------------------------------------------------------------------------
     def _chain_refs(self, code: str | None) -> tuple[DivisionRef | None, DivisionRef | None, DivisionRef | None]:
@@ -128,8 +99,8 @@ class Router:
     def _jurisdiction(self, doc) -> JurisdictionResult:
         """The decision's jurisdiction from the stage's evidence.  An abstention (no code) keeps its
         candidates so a reviewer sees them; a place's own unit (经开区 → district_subcentre@bda) rides
-        along as ``unit_override`` for ``assign_units`` (not part of the JSON)."""
-        ev = doc.evidence.get("jurisdiction")
+        along as the declared ``PlacedJurisdiction.unit_override`` for ``assign_units`` (not part of the JSON)."""
+        ev = doc.jurisdiction
         if ev is None:
             return JurisdictionResult(method="none")
         candidates = []
@@ -141,9 +112,8 @@ class Router:
             return JurisdictionResult(method="none", confidence=round(ev.confidence, 4), candidates=candidates)
         district, street, community = self._chain_refs(ev.code)
         span = doc.evidence_span(ev.mention.start, ev.mention.end) if ev.mention is not None else None
-        result = JurisdictionResult(district, street, community, span, ev.method, round(ev.confidence, 4), candidates)
-        result.unit_override = getattr(ev, "unit", None)
-        return result
+        return PlacedJurisdiction(district, street, community, span, ev.method, round(ev.confidence, 4), candidates,
+                                  unit_override=ev.unit_override)
 
     # -- the decision ---------------------------------------------------------------------------
     def decide(self, doc) -> DispatchDecision:
@@ -159,7 +129,7 @@ class Router:
         units = assign_units(item, juris, self.units, self.settings.territorial_dispatch,
                              unit_model=self.unit_model, text=doc.text)
         level = item.response_level if item is not None else None
-        rules = doc.evidence.get("rules")
+        rules = doc.rules
         route = "dispatch"
         transfer_to = None
         if "empty_text" in flags:
@@ -167,11 +137,11 @@ class Router:
             explanation.append("工单内容为空，转人工")
         elif rules is not None and rules.emergency is not None:
             transfer_to, match = rules.emergency
-            route, level = "emergency_transfer", EMERGENCY_LEVEL
+            route, level = "emergency_transfer", self.settings.emergency_level
             explanation.append(f"命中紧急情形“{match.phrase}”，转{transfer_to}")
         elif item is not None and item.duty == "emergency_transfer":
-            route, level = "emergency_transfer", EMERGENCY_LEVEL
-            transfer_to = str((item.emergency or {}).get("transfer_to") or "110")
+            route, level = "emergency_transfer", self.settings.emergency_level
+            transfer_to = str((item.emergency or {}).get("transfer_to") or DEFAULT_EMERGENCY_NUMBER)
             explanation.append(f"事项“{item.name}”属紧急转办，转{transfer_to}")
         elif rules is not None and rules.exclusion is not None:
             reason, match = rules.exclusion
@@ -180,16 +150,16 @@ class Router:
         elif item is not None and item.duty == "out_of_scope":
             route = "out_of_scope"
             explanation.append(f"事项“{item.name}”不属于热线派单范围")
-        elif getattr(doc.evidence.get("jurisdiction"), "return_to_district", False):
+        elif getattr(doc.jurisdiction, "return_to_district", False):
             # The order names a district but the place lies outside every street of it (see
             # jurisdiction.outside_named_district): back to the district platform, not another unit.
             route = "return_to_district"
-            named = self.gazetteer.get(doc.evidence["jurisdiction"].outside_district or "")
+            named = self.gazetteer.get(doc.jurisdiction.outside_district or "")
             explanation.append(f"问题地点不在{named.name if named else '所述区'}辖区内，退回区级平台")
         if category.code is not None:
             explanation.append(f"分类：{' > '.join(category.path)}（置信度 {category.confidence:.2f}）")
             if rules is not None:
-                hits = [m.phrase for m in rules.matches if m.code == category.code][:5]
+                hits = [m.phrase for m in rules.matches if m.code == category.code][: self.settings.explain_keywords]
                 if hits:
                     explanation.append("目录关键词：" + "、".join(hits))
         else:
@@ -202,12 +172,13 @@ class Router:
             flags.append("no_jurisdiction")
             if juris.candidates:
                 names = "、".join(" > ".join(r.name for r in (c.district, c.street, c.community) if r is not None)
-                                 for c in juris.candidates[:3])
+                                 for c in juris.candidates[: self.settings.explain_candidates])
                 explanation.append(f"属地不明确（候选：{names}），需人工确认")
         confidence = category.confidence
         needs_place = item is not None and item.duty in ("territorial", "district_functional")
         if needs_place:
-            confidence *= max(juris.confidence, 0.0) ** 0.5 if juris.district is not None else 0.0
+            confidence *= max(juris.confidence, 0.0) ** self.settings.place_confidence_power \
+                if juris.district is not None else 0.0
         if route == "dispatch":
             if units.primary is None:
                 route = "review"

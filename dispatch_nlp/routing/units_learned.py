@@ -13,25 +13,60 @@ each other (Dirichlet back-off); everything is one JSON file (no pickles), writt
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from dispatch_nlp.errors import ModelError
+from dispatch_nlp.knowledge.divisions import district_prefix, street_prefix
 
-__all__ = ["UnitModel", "UnitPrediction", "load_unit_model", "unit_template", "resolve_template", "FORMAT"]
+__all__ = ["UnitModel", "UnitModelSettings", "UnitPrediction", "load_unit_model", "unit_template",
+           "resolve_template", "FORMAT"]
 
 FORMAT = 1
-BACKOFF = 3.0  # pseudo-counts of the coarser distribution in the finer one
-TEXT_GRAMS = (2, 3)
+BACKOFF = 3.0  # default of UnitModelSettings.backoff
+TEXT_GRAMS = (2, 3)  # the n-gram lengths the file's by_category_gram keys were counted with
+
+# Keys of config["units"] that describe the model rather than tune it.
+DESCRIPTIVE_KEYS = frozenset({"file", "dev_template_accuracy"})
+
+
+@dataclass(frozen=True)
+class UnitModelSettings:
+    """How history's unit is fused with the catalog rule (``config["units"]``)."""
+
+    override_min: float = 0.7
+    """History overrides the catalog rule's unit at this probability or more ..."""
+    min_support: float = 5.0
+    """... backed by at least this many training orders."""
+    history_only_factor: float = 0.5
+    """Multiplier of history's probability when the catalog rule names no unit (a suggestion, not an override)."""
+    backoff: float = BACKOFF
+    """Pseudo-counts of the coarser distribution in the finer one (Dirichlet back-off)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "UnitModelSettings":
+        """Settings from a ``config["units"]`` section; unknown keys raise ``ModelError``."""
+        names = [f.name for f in fields(cls)]
+        known: dict[str, float] = {}
+        for key, value in dict(data or {}).items():
+            if key in DESCRIPTIVE_KEYS:
+                continue
+            if key not in names:
+                raise ModelError(f"unknown units setting {key!r} (known: {', '.join(names)})")
+            known[key] = float(value)
+        return cls(**known)
 
 
 def unit_template(unit_id: str, district_code: str | None, street_code: str | None) -> str:
     """The template of a unit id relative to the order's place (see the module docstring)."""
     if "@" in unit_id:
         utype, where = unit_id.split("@", 1)
-        if street_code and utype == "street_office" and where == str(street_code)[:9]:
+        if street_code and utype == "street_office" and where == street_prefix(str(street_code)):
             return "tmpl:street_office"
-        district = str(district_code)[:6] if district_code else (str(street_code)[:6] if street_code else None)
+        district = district_prefix(str(district_code)) if district_code else (
+            district_prefix(str(street_code)) if street_code else None)
         if district and where == district:
             return f"tmpl:{utype}"
     return f"id:{unit_id}"
@@ -43,7 +78,7 @@ def resolve_template(template: str, registry, district_code: str | None, street_
     if kind == "id":
         return registry.get(value)
     if kind == "tmpl":
-        return registry.resolve(value, district_code=district_code[:6] if district_code else None,
+        return registry.resolve(value, district_code=district_prefix(district_code) if district_code else None,
                                 street_code=street_code)
     return None
 
@@ -68,21 +103,30 @@ class UnitPrediction:
 class UnitModel:
     """Counts of unit templates per category, (category, district) and (category, n-gram)."""
 
-    def __init__(self, data: dict, *, override_min: float = 0.7, min_support: float = 5.0):
+    def __init__(self, data: dict, *, override_min: float | None = None, min_support: float | None = None,
+                 settings: UnitModelSettings | None = None):
+        """``data``: the file's counts; ``settings`` (or the two thresholds alone) tune the fusion."""
+        settings = settings or UnitModelSettings()
+        if override_min is not None or min_support is not None:
+            settings = UnitModelSettings(
+                override_min=settings.override_min if override_min is None else float(override_min),
+                min_support=settings.min_support if min_support is None else float(min_support),
+                history_only_factor=settings.history_only_factor, backoff=settings.backoff)
+        self.settings = settings
         self.by_cat: dict[str, dict[str, float]] = data.get("by_category", {})
         self.by_cat_district: dict[str, dict[str, float]] = data.get("by_category_district", {})
         self.by_cat_gram: dict[str, dict[str, float]] = data.get("by_category_gram", {})
         self.global_counts: dict[str, float] = data.get("global", {})
-        self.override_min = float(override_min)
-        self.min_support = float(min_support)
+        self.override_min = settings.override_min
+        self.min_support = settings.min_support
 
-    @staticmethod
-    def _smooth(counts: dict[str, float] | None, prior: dict[str, float]) -> tuple[dict[str, float], float]:
+    def _smooth(self, counts: dict[str, float] | None, prior: dict[str, float]) -> tuple[dict[str, float], float]:
         if not counts:
             return prior, 0.0
         n = sum(counts.values())
         keys = set(counts) | set(prior)
-        return {k: (counts.get(k, 0.0) + BACKOFF * prior.get(k, 0.0)) / (n + BACKOFF) for k in keys}, n
+        b = self.settings.backoff
+        return {k: (counts.get(k, 0.0) + b * prior.get(k, 0.0)) / (n + b) for k in keys}, n
 
     def predict(self, text: str | None, category_code: str | None, district_code: str | None,
                 street_code: str | None = None) -> UnitPrediction | None:
@@ -96,7 +140,7 @@ class UnitModel:
             dist, n = self._smooth(self.by_cat.get(category_code[:k]), dist)
             support = n if n else support
         if district_code:
-            dist2, n = self._smooth(self.by_cat_district.get(f"{category_code}|{str(district_code)[:6]}"), dist)
+            dist2, n = self._smooth(self.by_cat_district.get(f"{category_code}|{district_prefix(str(district_code))}"), dist)
             if n:
                 dist, support = dist2, max(support, n)
         if text and self.by_cat_gram:
@@ -137,5 +181,4 @@ def load_unit_model(model_dir, config: dict | None) -> UnitModel | None:
     None when it has none."""
     if not config or not config.get("file") or model_dir is None:
         return None
-    return UnitModel.load(Path(model_dir) / config["file"], override_min=config.get("override_min", 0.7),
-                          min_support=config.get("min_support", 5.0))
+    return UnitModel.load(Path(model_dir) / config["file"], settings=UnitModelSettings.from_dict(config))

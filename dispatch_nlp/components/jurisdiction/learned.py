@@ -31,7 +31,8 @@ __all__ = ["LearnedJurisdiction", "LearnedEvidence", "gram_runs", "iter_grams", 
 
 FORMAT = 1
 GRAM_MIN, GRAM_MAX = 2, 6
-MAX_GRAMS_PER_ORDER = 6
+MAX_GRAMS_PER_ORDER = 6  # default of JurisdictionSettings.max_grams_per_order
+INFORMATIVE_RATIO = 2.0  # default of JurisdictionSettings.informative_ratio
 TOP_K_DISTRICTS, TOP_K_STREETS = 3, 4
 # A run of letters: CJK, Latin letters, digits (digits are folded to 0 so house numbers do not matter).
 _RUN = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]+")
@@ -69,7 +70,12 @@ class LearnedJurisdiction:
     """Learned place strings → districts and streets, with smoothing toward the prior."""
 
     def __init__(self, *, grams, d_idx, d_cnt, d_tot, s_idx, s_cnt, s_tot, strength, s_strength, districts,
-                 streets, d_prior, s_prior, alpha: float = 1.0, version: int = FORMAT):
+                 streets, d_prior, s_prior, alpha: float = 1.0, version: int = FORMAT,
+                 max_grams_per_order: int = MAX_GRAMS_PER_ORDER, informative_ratio: float = INFORMATIVE_RATIO):
+        """The arrays are the file's (see :meth:`save`); ``max_grams_per_order`` and
+        ``informative_ratio`` are run-time settings (:class:`~dispatch_nlp.components.jurisdiction.settings.JurisdictionSettings`)."""
+        self.max_grams_per_order = int(max_grams_per_order)
+        self.informative_ratio = float(informative_ratio)
         self.grams = [str(g) for g in grams]
         self.d_idx = np.asarray(d_idx, dtype=np.int32)
         self.d_cnt = np.asarray(d_cnt, dtype=np.float64)
@@ -104,7 +110,8 @@ class LearnedJurisdiction:
         )
 
     @classmethod
-    def load(cls, path) -> "LearnedJurisdiction":
+    def load(cls, path, **settings) -> "LearnedJurisdiction":
+        """Read a file written by :meth:`save`; ``settings``: ``max_grams_per_order``, ``informative_ratio``."""
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -118,7 +125,7 @@ class LearnedJurisdiction:
             raise ModelError(f"{path}: unreadable learned jurisdiction file ({exc.__class__.__name__}: {exc});"
                              " retrain the model") from None
         alpha = float(arrays.pop("alpha")[0])
-        return cls(**arrays, alpha=alpha)
+        return cls(**arrays, alpha=alpha, **settings)
 
     # -- prediction ---------------------------------------------------------------------------
     def select(self, text: str, strength=None) -> list[tuple[int, int, int]]:
@@ -139,7 +146,7 @@ class LearnedJurisdiction:
         for _, _, s, e, gi in found:
             if all(e <= ts or s >= te for ts, te, _ in taken):
                 taken.append((s, e, gi))
-                if len(taken) >= MAX_GRAMS_PER_ORDER:
+                if len(taken) >= self.max_grams_per_order:
                     break
         return taken
 
@@ -168,7 +175,7 @@ class LearnedJurisdiction:
             self._add(s, self.log_s_prior, self.s_prior, self.s_idx[gi], self.s_cnt[gi], self.s_tot[gi])
         d -= _logsumexp(d)
         s -= _logsumexp(s)
-        informative = bool(taken_d) and float(d.max() - self.log_d_prior.max()) > np.log(2.0)
+        informative = bool(taken_d) and float(d.max() - self.log_d_prior.max()) > np.log(self.informative_ratio)
         spans = [(st, en, self.grams[gi]) for st, en, gi in (taken_s or taken_d)]
         return LearnedEvidence(d, s, spans, informative)
 

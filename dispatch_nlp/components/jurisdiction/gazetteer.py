@@ -1,20 +1,18 @@
-"""Jurisdiction: where is the problem?
+"""The gazetteer jurisdiction member: place mentions from the gazetteer, their roles, and resolution.
 
-Two members and their fusion, one component (``build_jurisdiction_stage``):
+``GazetteerJurisdiction(gazetteer, settings)`` is a pipeline component: from a ``Doc`` with tokens it
+stores a :class:`~dispatch_nlp.components.jurisdiction.evidence.JurisdictionEvidence` under
+``doc.jurisdiction``.
 
-* **Gazetteer** (:class:`GazetteerJurisdiction`): one Aho-Corasick automaton over every division
-  name, short name, alias and place (user places included).  A match counts only where the
-  segmentation agrees that it is a word (no 大兴 in 大兴土木, no 朝阳 in a person's name), short
-  names that are ordinary words (光明, 胜利, 前进) need their district or street beside them, and
-  every mention gets a role from its clause: the problem place, the caller's home ("我住在A"), a
-  company's registered name ("北京朝阳某某科技有限公司") or a negated place ("不属于朝阳区").
-  Mentions are resolved to the finest division that most of them agree on.
-* **Learned** (:mod:`dispatch_nlp.components.jurisdiction.learned`): place strings learned from labeled
-  history (compounds, roads, landmarks that are in no list) and a prior over districts and streets.
-* **Fusion** (:class:`FusedJurisdiction`): a log-linear combination of both, weights fitted on the
-  dev split, so the confidence it reports is calibrated on held-out history.
-
-The stage stores a :class:`JurisdictionEvidence` under ``doc.evidence["jurisdiction"]``.
+One Aho-Corasick automaton covers every division name, short name, alias and place (user places
+included).  A match counts only where the segmentation agrees that it is a word (no 大兴 in 大兴土木,
+no 朝阳 in a person's name), short names that are ordinary words (光明, 胜利, 前进) need their
+district or street beside them, and every mention gets a role from its clause: the problem place,
+the caller's home ("我住在A"), a company's registered name ("北京朝阳某某科技有限公司") or a negated
+place ("不属于朝阳区").  Mentions are resolved to the finest division that most of them agree on.
+Weights and confidences are :class:`~dispatch_nlp.components.jurisdiction.settings.JurisdictionSettings`;
+the names of the city that may stand before a district ("不属于北京市朝阳区") come from the data
+table ``catalog/city-beijing.tsv`` (see :func:`load_city_names`).
 """
 
 from __future__ import annotations
@@ -22,23 +20,19 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 
 import ahocorasick
-import numpy as np
 
+from dispatch_nlp.components.jurisdiction.evidence import JurisdictionEvidence, Mention
+from dispatch_nlp.components.jurisdiction.settings import JurisdictionSettings
+from dispatch_nlp.errors import CatalogError
+from dispatch_nlp.knowledge.divisions import LEVEL_RANK, district_prefix
 from dispatch_nlp.pipeline import BaseComponent, Doc
+from dispatch_nlp.resources import catalog_dir
 
-__all__ = [
-    "Mention",
-    "JurisdictionEvidence",
-    "GazetteerJurisdiction",
-    "FusedJurisdiction",
-    "build_jurisdiction_stage",
-]
-
-LEVEL_RANK = {"district": 1, "street": 2, "community": 3}
+__all__ = ["GazetteerJurisdiction", "outside_named_district", "load_city_names", "DEFAULT_CITY_TABLE"]
 
 # Cues of the caller's own home or registration (their clause is about who calls, not the problem).
 CALLER_CUES = ("我住在", "家住", "住在", "居住在", "居住于", "户籍在", "户籍地", "户口在", "我家在", "本人住",
@@ -54,52 +48,23 @@ ADDRESS_MARKS = re.compile(r"[路街号楼层室座巷院村镇里苑园]|大厦
 PERSON_SUFFIXES = ("先生", "女士", "师傅", "老师", "同志", "大爷", "阿姨")
 CLAUSE_BREAK = re.compile(r"[，。；！？,;!?\n：:]")
 SENTENCE_BREAK = re.compile(r"[。；！？;!?\n]")
-COMPANY_WINDOW = 10
 
-ROLE_WEIGHT = {"problem": 1.0, "caller": 0.3, "company": 0.4}
-# Short names that are ordinary words (jieba frequency at least this) need a co-mentioned parent.
-COMMON_WORD_FREQ = 1000
-COMMON_ALONE_FACTOR = 0.3
+# The shipped table of the city's names (under the data folder's catalog/).
+DEFAULT_CITY_TABLE = "city-beijing.tsv"
 
 
-@dataclass
-class Mention:
-    surface: str
-    start: int
-    end: int
-    codes: tuple[str, ...]
-    kind: str  # name | short | alias | place | learned
-    role: str = "problem"  # problem | caller | company | negated
-    needs_parent: bool = False  # an ordinary word or bare community short name: counts only beside a parent
-    unit: str | None = None  # a place's unit override (经开区 → district_subcentre@bda)
-
-    @property
-    def weight(self) -> float:
-        if self.role == "negated":
-            return 0.0
-        base = ROLE_WEIGHT.get(self.role, 1.0)
-        return base * (0.8 if self.kind == "short" else 1.0)
-
-
-@dataclass
-class JurisdictionEvidence:
-    """What the stage found.  ``code`` is the finest division decided (None: abstain);
-    ``candidates`` are ``(code, score, mention)``, best first; ``ambiguous`` the readings of a shared
-    name nothing decided; ``return_to_district`` (with ``outside_district``) is set when the order
-    names a district but the problem place lies outside every street of it (see
-    :func:`outside_named_district`)."""
-
-    code: str | None = None
-    confidence: float = 0.0
-    mention: Mention | None = None
-    ambiguous: tuple[str, ...] = ()
-    candidates: list[tuple[str, float, Mention | None]] = field(default_factory=list)
-    mentions: list[Mention] = field(default_factory=list)
-    method: str = "gazetteer"  # gazetteer | learned | fused | caller
-    unit: str | None = None  # unit override of the deciding place, if any
-    return_to_district: bool = False
-    outside_district: str | None = None  # 12-digit code of the district named but not where it is
-    abstained: bool = False
+def load_city_names(path: str | Path | None = None) -> tuple[str, ...]:
+    """The names of the city the gazetteer covers, from a one-column TSV (header ``name``; ``#``
+    comments); None: the shipped table.  Raises ``CatalogError`` for an unreadable table."""
+    path = Path(path) if path is not None else catalog_dir() / DEFAULT_CITY_TABLE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CatalogError(str(path), [f"cannot read the city names table ({exc.__class__.__name__})"]) from None
+    rows = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not rows or rows[0] != "name":
+        raise CatalogError(str(path), ["line 1: expected the header 'name'"])
+    return tuple(rows[1:])
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,9 +90,15 @@ class GazetteerJurisdiction(BaseComponent):
 
     name = "jurisdiction"
 
-    def __init__(self, gazetteer, *, min_confidence: float = 0.3):
+    def __init__(self, gazetteer, settings: JurisdictionSettings | None = None, *,
+                 city_names: Iterable[str] | None = None):
+        """``settings``: the stage's weights and thresholds (defaults: the shipped values);
+        ``city_names``: names that may stand between a negation and a district (None: the shipped
+        table, :func:`load_city_names`)."""
         self.gazetteer = gazetteer
-        self.min_confidence = min_confidence
+        self.settings = settings if settings is not None else JurisdictionSettings()
+        self.min_confidence = self.settings.min_confidence
+        self.city_names = ("", *(load_city_names() if city_names is None else city_names))
         freq = _jieba_freq()
         districts_short = {s for d in gazetteer.districts() for s in d.short_names}
         by_surface: dict[str, dict[str, str]] = defaultdict(dict)
@@ -148,7 +119,7 @@ class GazetteerJurisdiction(BaseComponent):
             if kind == "short" and surface not in districts_short:
                 levels = {self._level(c) for c in codes}
                 bare_community = levels == {"community"} and not surface.endswith(("社区", "村"))
-                common = freq.get(surface, 0) >= COMMON_WORD_FREQ
+                common = freq.get(surface, 0) >= self.settings.common_word_freq
                 needs_parent = common or (bare_community and len(surface) <= 2)
             self.automaton.add_word(surface, (surface, tuple(sorted(codes)), kind, needs_parent,
                                               place_units.get(surface)))
@@ -160,6 +131,13 @@ class GazetteerJurisdiction(BaseComponent):
 
     def _chain(self, code: str) -> tuple[str, ...]:
         return tuple(d.code for d in self.gazetteer.ancestors(code)) + (code,)
+
+    def weight(self, m: Mention) -> float:
+        """A mention's weight: its role's weight, less for a short name (nothing when negated)."""
+        if m.role == "negated":
+            return 0.0
+        base = self.settings.role_weight(m.role)
+        return base * (self.settings.short_name_factor if m.kind == "short" else 1.0)
 
     # -- mentions -----------------------------------------------------------------------------
     def find_mentions(self, text: str, tokens: list[tuple[str, int, int]]) -> list[Mention]:
@@ -191,17 +169,15 @@ class GazetteerJurisdiction(BaseComponent):
         self._assign_roles(text, kept)
         return kept
 
-    @staticmethod
-    def _assign_roles(text: str, mentions: list[Mention]) -> None:
+    def _assign_roles(self, text: str, mentions: list[Mention]) -> None:
         for m in mentions:
-            # Negation right before the place: "该路段不属于朝阳区".
-            before = text[max(0, m.start - 4): m.start]
-            if any(before.endswith(cue) or before.endswith(cue + "北京市") or before.endswith(cue + "北京")
-                   for cue in NEGATION_CUES):
+            # Negation right before the place: "该路段不属于朝阳区" (or 不属于<city>朝阳区).
+            before = text[max(0, m.start - self.settings.negation_window): m.start]
+            if any(before.endswith(cue + city) for cue in NEGATION_CUES for city in self.city_names):
                 m.role = "negated"
                 continue
             # Company name: a suffix within a few characters, nothing between that ends the name.
-            tail = text[m.end: m.end + COMPANY_WINDOW]
+            tail = text[m.end: m.end + self.settings.company_window]
             cut = CLAUSE_BREAK.search(tail)
             tail = tail[: cut.start()] if cut else tail
             for suffix in COMPANY_SUFFIXES:
@@ -224,6 +200,8 @@ class GazetteerJurisdiction(BaseComponent):
 
     # -- resolution ---------------------------------------------------------------------------
     def resolve(self, mentions: list[Mention], text: str = "") -> JurisdictionEvidence:
+        st = self.settings
+        weight = self.weight
         ev = JurisdictionEvidence(mentions=mentions)
         active = [m for m in mentions if m.role != "negated"]
         if not active:
@@ -237,10 +215,10 @@ class GazetteerJurisdiction(BaseComponent):
             total, backers = 0.0, []
             for m in active:
                 if any(c in chain for c in m.codes):  # m names code or a division above it
-                    total += m.weight
+                    total += weight(m)
                     backers.append(m)
                 elif any(code in chains.get(c, ()) for c in m.codes):  # m names a division inside it
-                    total += 0.5 * m.weight
+                    total += st.inside_support_factor * weight(m)
             return total, backers
 
         scored: dict[str, tuple[float, Mention]] = {}
@@ -252,7 +230,7 @@ class GazetteerJurisdiction(BaseComponent):
             first = min(own, key=lambda m: m.start)
             # An ordinary word standing alone (no parent co-mentioned) is weak.
             if all(m.needs_parent for m in own) and len(backers) == len(own):
-                s *= COMMON_ALONE_FACTOR
+                s *= st.common_alone_factor
             scored[code] = (s, first)
 
         def rank_key(kv):
@@ -261,10 +239,10 @@ class GazetteerJurisdiction(BaseComponent):
 
         ranked = sorted(scored.items(), key=rank_key)
         top_code, (top_s, top_m) = ranked[0]
-        total = sum(m.weight for m in active) or 1.0
-        ev.candidates = [(c, s / total, m) for c, (s, m) in ranked[:6]]
+        total = sum(weight(m) for m in active) or 1.0
+        ev.candidates = [(c, s / total, m) for c, (s, m) in ranked[: st.max_candidates]]
         ev.mention = top_m
-        ev.unit = top_m.unit
+        ev.unit_override = top_m.unit
         top_chain = chains[top_code]
         rivals = [(c, s, m) for c, (s, m) in ranked[1:] if c not in top_chain and top_code not in chains[c]]
         tied_same_name = [c for c, s, m in rivals if abs(s - top_s) < 1e-9 and m is top_m
@@ -275,12 +253,15 @@ class GazetteerJurisdiction(BaseComponent):
             ev.ambiguous = tuple(sorted(ties))
             common = set.intersection(*(chains[c] for c in ties))
             ev.code = max(common, key=lambda c: LEVEL_RANK.get(self._level(c), 0)) if common else None
-            ev.unit = None
+            ev.unit_override = None
             if ev.code is None:
-                ev.confidence = 0.5 / len(ties)
+                ev.confidence = st.unresolved_tie_confidence / len(ties)
             else:
-                alone = min(1.0, top_s / top_m.weight) if top_m.weight else 0.0
-                ev.confidence = 0.6 * (0.9 if self._level(ev.code) != "district" else 0.85) * alone
+                top_w = weight(top_m)
+                alone = min(1.0, top_s / top_w) if top_w else 0.0
+                factor = st.shared_name_street_factor if self._level(ev.code) != "district" \
+                    else st.shared_name_district_factor
+                ev.confidence = st.shared_name_confidence * factor * alone
         else:
             ev.code = top_code
             # Conflict: mentions with no reading in the top's district, and half of those in its
@@ -290,26 +271,28 @@ class GazetteerJurisdiction(BaseComponent):
                 if any(c in top_chain or top_code in chains[c] for c in m.codes):
                     continue
                 # A shared name spreads its weight over its readings.
-                if any(c[:6] == top_code[:6] for c in m.codes):
-                    conflict += 0.5 * m.weight / len(m.codes) if self._level(top_code) != "district" else 0.0
+                if any(district_prefix(c) == district_prefix(top_code) for c in m.codes):
+                    conflict += st.conflict_same_district_factor * weight(m) / len(m.codes) \
+                        if self._level(top_code) != "district" else 0.0
                 else:
-                    conflict += m.weight / len(m.codes)
+                    conflict += weight(m) / len(m.codes)
             share = top_s / (top_s + conflict) if top_s > 0 else 0.0
             backers = support(top_code)[1]
             levels = {self._level(c) for m in backers for c in m.codes if c in top_chain}
             strong = [m for m in backers if m.kind != "short" and not m.needs_parent]
             if len(levels) >= 2:
-                base = 0.95  # district and street (or street and community) agree
+                base = st.levels_agree_confidence  # district and street (or street and community) agree
             elif strong:
-                base = 0.9 if self._level(top_code) != "district" else 0.85
+                base = st.strong_street_confidence if self._level(top_code) != "district" \
+                    else st.strong_district_confidence
             elif all(m.needs_parent for m in backers):
-                base = 0.4
+                base = st.needs_parent_confidence
             else:
-                base = 0.75
+                base = st.weak_confidence
             if all(m.role == "company" for m in backers):
-                base *= 0.7
+                base *= st.company_only_factor
             elif all(m.role != "problem" for m in backers):
-                base *= 0.85
+                base *= st.no_problem_factor
             ev.confidence = round(base * share, 4)
         if ev.confidence < self.min_confidence:
             ev.abstained = True
@@ -324,7 +307,7 @@ class GazetteerJurisdiction(BaseComponent):
             ev.outside_district = outside
 
     def __call__(self, doc: Doc) -> Doc:
-        doc.evidence["jurisdiction"] = self.evidence(doc)
+        doc.jurisdiction = self.evidence(doc)
         return doc
 
     def evidence(self, doc: Doc) -> JurisdictionEvidence:
@@ -339,7 +322,7 @@ class GazetteerJurisdiction(BaseComponent):
                 cev.method = "caller"
                 cev.mention = None
                 cev.candidates = [(c, s, None) for c, s, _ in cev.candidates]
-                cev.confidence *= 0.5
+                cev.confidence *= self.settings.caller_location_factor
                 cev.return_to_district, cev.outside_district = ev.return_to_district, ev.outside_district
                 ev = cev
         return ev
@@ -369,167 +352,16 @@ def outside_named_district(gazetteer, mentions: list[Mention], level_of, text: s
     problem = [m for m in mentions if m.role == "problem"]
     for d in named:
         dcode = d.codes[0]
-        prefix = dcode[:6]
-        inside = any(c[:6] == prefix and level_of(c) != "district" for m in problem for c in m.codes)
+        prefix = district_prefix(dcode)
+        inside = any(district_prefix(c) == prefix and level_of(c) != "district" for m in problem for c in m.codes)
         if inside:
             continue
         for m in problem:
             if m is d or m.kind == "short" or len(m.codes) != 1 or level_of(m.codes[0]) == "district" and m.kind != "place":
                 continue
-            if m.codes[0][:6] == prefix:
+            if district_prefix(m.codes[0]) == prefix:
                 continue
             lo, hi = sorted((d.start, m.start))
             if not SENTENCE_BREAK.search(text[lo:hi]):
                 return dcode
     return None
-
-
-
-
-# -- fusion -------------------------------------------------------------------------------------
-class FusedJurisdiction(BaseComponent):
-    """The gazetteer member and the learned member combined into one calibrated answer.
-
-    Per district ``d``: ``logit(d) = wg·G(d) + wl·log P_L(d)`` where ``G(d)`` is the gazetteer's
-    support share for ``d`` (0 to 1) and ``P_L`` the learned posterior; the same per street.  The
-    weights are fitted on the dev split by maximum likelihood, so the softmax is the calibrated
-    confidence.  The street is reported when its probability reaches ``street_min``; below
-    ``abstain_below`` the stage abstains (route review) and keeps the candidates.
-    """
-
-    name = "jurisdiction"
-
-    def __init__(self, gazetteer_member: GazetteerJurisdiction, learned, config: dict | None = None):
-        cfg = dict(config or {})
-        w = cfg.get("weights", {})
-        self.gaz = gazetteer_member
-        self.gazetteer = gazetteer_member.gazetteer
-        self.learned = learned
-        self.wg_d = float(w.get("gaz_district", 8.0))
-        self.wl_d = float(w.get("learned_district", 1.0))
-        self.wg_s = float(w.get("gaz_street", 8.0))
-        self.wl_s = float(w.get("learned_street", 1.0))
-        self.street_min = float(cfg.get("street_min", 0.5))
-        self.abstain_below = float(cfg.get("abstain_below", 0.5))
-        self.mode = cfg.get("mode", "fused")  # fused | gazetteer | learned (benchmarks)
-        self._d_index = {c: i for i, c in enumerate(learned.districts)}
-        self._s_index = {c: i for i, c in enumerate(learned.streets)}
-        self._s_district = np.array([self._d_index.get(s[:6] + "000000", -1) for s in learned.streets])
-
-    def gaz_vectors(self, ev: JurisdictionEvidence) -> tuple[np.ndarray, np.ndarray]:
-        """The gazetteer's support share per district and per street (zeros when it found nothing)."""
-        gd = np.zeros(len(self._d_index))
-        gs = np.zeros(len(self._s_index))
-        if ev.code is None and not ev.ambiguous:
-            return gd, gs
-        for code, score, _ in ev.candidates:
-            di = self._d_index.get(code[:6] + "000000")
-            if di is not None:
-                gd[di] = max(gd[di], score)
-            if not code.endswith("000000"):
-                si = self._s_index.get(code[:9] + "000")
-                if si is not None:
-                    gs[si] = max(gs[si], score)
-        for arr in (gd, gs):
-            m = arr.max()
-            if m > 0:
-                arr /= m
-        if ev.ambiguous:
-            gd *= 0.5
-            gs *= 0.5
-        return gd, gs
-
-    def combine(self, ev: JurisdictionEvidence, lev, wg_d=None, wl_d=None, wg_s=None, wl_s=None):
-        """Fused district and street distributions (numpy arrays over the learned label sets)."""
-        wg_d = self.wg_d if wg_d is None else wg_d
-        wl_d = self.wl_d if wl_d is None else wl_d
-        wg_s = self.wg_s if wg_s is None else wg_s
-        wl_s = self.wl_s if wl_s is None else wl_s
-        gd, gs = self.gaz_vectors(ev)
-        pd = _softmax(wg_d * gd + wl_d * lev.district_logp)
-        ps = _softmax(wg_s * gs + wl_s * lev.street_logp)
-        return pd, ps
-
-    def __call__(self, doc: Doc) -> Doc:
-        doc.evidence["jurisdiction"] = self.evidence(doc)
-        return doc
-
-    def evidence(self, doc: Doc) -> JurisdictionEvidence:
-        gev = self.gaz.evidence(doc)
-        if self.mode == "gazetteer":
-            return gev
-        lev = self.learned.predict(doc.text)
-        gev_used = JurisdictionEvidence() if self.mode == "learned" else gev
-        has_gaz = gev_used.code is not None or bool(gev_used.ambiguous)
-        pd, ps = self.combine(gev_used, lev, **({"wg_d": 0.0, "wg_s": 0.0} if self.mode == "learned" else {}))
-        di = int(np.argmax(pd))
-        dcode = self.learned.districts[di]
-        # Street: the best street of the chosen district, its probability within the fused street softmax.
-        in_d = self._s_district == di
-        si = int(np.argmax(np.where(in_d, ps, -1.0))) if in_d.any() else -1
-        s_prob = float(ps[si] / max(ps[in_d].sum(), 1e-12) * pd[di]) if si >= 0 else 0.0
-        out = JurisdictionEvidence(mentions=gev.mentions, return_to_district=gev.return_to_district,
-                                   outside_district=gev.outside_district)
-        if has_gaz and lev.informative:
-            out.method = "fused"
-        elif lev.informative:
-            out.method = "learned"
-        else:
-            out.method = gev.method if has_gaz else "none"
-        if si >= 0 and s_prob >= self.street_min:
-            code, conf = self.learned.streets[si], s_prob
-        else:
-            code, conf = dcode, float(pd[di])
-        # Finer than the street: the gazetteer's community if it lies in the street decided.
-        if gev_used.code and len(code) == 12 and gev_used.code.startswith(code[:9]) and not code.endswith("000000") \
-                and self.gaz._level(gev_used.code) == "community":
-            code = gev_used.code
-        gaz_agrees = gev_used.code is not None and (code.startswith(gev_used.code[:9]) if not gev_used.code.endswith(
-            "000000") else code.startswith(gev_used.code[:6]))
-        if gaz_agrees:
-            out.mention = gev_used.mention
-            out.unit = gev_used.unit
-        elif lev.spans:
-            s, e, _ = lev.spans[0]
-            out.mention = Mention(doc.text[s:e], s, e, (code,), "learned")
-        cands: list[tuple[str, float, Mention | None]] = []
-        for i in np.argsort(-ps)[:5]:
-            if ps[i] > 0.01:
-                cands.append((self.learned.streets[int(i)], float(ps[i]), None))
-        for i in np.argsort(-pd)[:3]:
-            if pd[i] > 0.01 and not any(c.startswith(self.learned.districts[int(i)][:6]) for c, _, _ in cands):
-                cands.append((self.learned.districts[int(i)], float(pd[i]), None))
-        mention_of = {c: m for c, _, m in gev_used.candidates}
-        out.candidates = [(c, s, mention_of.get(c) or (out.mention if c == code else None)) for c, s, _ in cands]
-        out.ambiguous = gev_used.ambiguous if not gaz_agrees else ()
-        out.confidence = round(conf, 4)
-        if conf < self.abstain_below or not (has_gaz or lev.informative):  # a prior alone never answers
-            out.abstained = True
-            out.code = None
-        else:
-            out.code = code
-        return out
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max()
-    e = np.exp(z)
-    return e / e.sum()
-
-
-def build_jurisdiction_stage(gazetteer, model_dir, config: dict | None = None):
-    """The jurisdiction stage a model directory asks for (``config`` is its ``jurisdiction`` section).
-
-    Without a ``learned`` file the stage is the gazetteer member alone.  ``config["mode"]`` may force
-    ``gazetteer`` or ``learned`` (benchmarks); the default is ``fused``.
-    """
-    config = dict(config or {})
-    gaz = GazetteerJurisdiction(gazetteer)
-    learned_file = config.get("learned")
-    if not learned_file or model_dir is None:
-        return gaz
-    from dispatch_nlp.components.jurisdiction.learned import LearnedJurisdiction
-
-    path = Path(model_dir) / learned_file
-    learned = LearnedJurisdiction.load(path)
-    return FusedJurisdiction(gaz, learned, config)

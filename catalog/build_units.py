@@ -6,7 +6,7 @@
 Deterministic: the same gazetteer gives the same file.  Contents (ids and types per
 docs/contracts.md):
 
-* city bureaus and utilities, under the names the contract gives them;
+* city bureaus and utilities, under the names ``catalog/unit-types-beijing.tsv`` gives them;
 * per district: its 12345 sub-centre and one unit of every district bureau type, named the way
   Beijing names them (北京市朝阳区城市管理委员会, 北京市生态环境局朝阳分局, 北京市公安局朝阳分局,
   国家税务总局北京市朝阳区税务局, ...), each under the matching city bureau where there is one;
@@ -17,6 +17,7 @@ docs/contracts.md):
   zone's management body instead; the 经开区's sits under the ``bda`` sub-centre.
 
 Beijing-specific (city bureau and sub-centre names); other cities need their own tables.
+``--unit-types`` names the table of unit type names (default ``catalog/unit-types-beijing.tsv``).
 """
 
 from __future__ import annotations
@@ -25,14 +26,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from dispatch_nlp.files import atomic_open
+from dispatch_nlp.knowledge.divisions import district_of, street_prefix
 from dispatch_nlp.knowledge.gazetteer import Division, Gazetteer
-from dispatch_nlp.knowledge.units import (
-    BDA,
-    CITY_UNIT_TYPES,
-    DISTRICT_UNIT_TYPES,
-    UNITS_HEADER,
-    UTILITY_UNIT_TYPES,
-)
+from dispatch_nlp.knowledge.units import BDA, UNITS_HEADER, read_unit_type_names
 
 ROOT = Path(__file__).resolve().parent.parent
 CITY = "北京市"
@@ -130,8 +127,8 @@ ZONE_BODY = {
 }
 
 
-def district_bureau(utype: str, d: Division) -> tuple[str, list[str]]:
-    """Full name and short names of one district's bureau of a type."""
+def district_bureau(utype: str, d: Division, body: str) -> tuple[str, list[str]]:
+    """Full name and short names of one district's bureau of a type (``body``: its name after the district)."""
     dn = d.name  # 朝阳区
     ds = d.short_names[0] if d.short_names else dn  # 朝阳
     if utype == "district_sthj":
@@ -149,7 +146,6 @@ def district_bureau(utype: str, d: Division) -> tuple[str, list[str]]:
         return f"{CITY}公安局{ds}分局", [f"{ds}公安分局", f"{dn}公安分局", f"公安局{ds}分局"]
     if utype == "district_tax":
         return f"国家税务总局{CITY}{dn}税务局", [f"{dn}税务局", f"{CITY}{dn}税务局"]
-    body = DISTRICT_UNIT_TYPES[utype]
     shorts = [f"{dn}{body}"] + [f"{dn}{a}" for a in DISTRICT_ABBREV.get(utype, ())]
     return f"{CITY}{dn}{body}", shorts
 
@@ -190,16 +186,17 @@ def _unique(names: list[str], full: str) -> list[str]:
     return out
 
 
-def build(gaz: Gazetteer) -> list[list[str]]:
+def build(gaz: Gazetteer, type_names: dict[str, dict[str, str]]) -> list[list[str]]:
+    """The registry rows; ``type_names`` is level → {unit type → name} (:func:`read_unit_type_names`)."""
     rows: list[list[str]] = []
 
     def add(uid, name, shorts, level, utype, dcode="", parent=""):
         shorts = _unique(list(shorts), name)
         rows.append([uid, name, "|".join(shorts), level, utype, dcode, parent])
 
-    for utype, name in CITY_UNIT_TYPES.items():
+    for utype, name in type_names.get("city", {}).items():
         add(utype, name, CITY_SHORT.get(utype, ()), "city", utype)
-    for utype, name in UTILITY_UNIT_TYPES.items():
+    for utype, name in type_names.get("utility", {}).items():
         add(utype, name, UTILITY_SHORT.get(utype, ()), "utility", utype)
     districts = gaz.districts()
     for d in districts:
@@ -213,8 +210,8 @@ def build(gaz: Gazetteer) -> list[list[str]]:
             "district_subcentre",
             dc,
         )
-        for utype in DISTRICT_UNIT_TYPES:
-            name, shorts = district_bureau(utype, d)
+        for utype, body in type_names.get("district", {}).items():
+            name, shorts = district_bureau(utype, d, body)
             parent = DISTRICT_PARENT.get(utype, "")
             add(f"{utype}@{dc}", name, shorts, "district", utype, dc, parent)
     add(
@@ -227,9 +224,9 @@ def build(gaz: Gazetteer) -> list[list[str]]:
     )
     by_code = {d.code: d for d in districts}
     for s in gaz.streets():
-        d = by_code[s.code[:6] + "000000"]
+        d = by_code[district_of(s.code)]
         name, shorts = street_office(s, d)
-        street9 = s.code[:9]
+        street9 = street_prefix(s.code)
         dcode = BDA if street9 == BDA_STREET else d.district_code
         add(f"street_office@{street9}", name, shorts, "street", "street_office", dcode, f"district_subcentre@{dcode}")
     return rows
@@ -238,11 +235,12 @@ def build(gaz: Gazetteer) -> list[list[str]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Build the Beijing units registry from the gazetteer.")
     ap.add_argument("--gazetteer", type=Path, default=ROOT / "catalog" / "gazetteer-beijing.tsv")
+    ap.add_argument("--unit-types", type=Path, default=ROOT / "catalog" / "unit-types-beijing.tsv")
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "catalog" / "units-beijing.tsv")
     args = ap.parse_args(argv)
-    rows = build(Gazetteer.load(args.gazetteer, places=False))
+    rows = build(Gazetteer.load(args.gazetteer, places=False), read_unit_type_names(args.unit_types))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    with args.output.open("w", encoding="utf-8", newline="\n") as f:
+    with atomic_open(args.output, "w", newline="\n") as f:
         f.write("\t".join(UNITS_HEADER) + "\n")
         for row in rows:
             f.write("\t".join(row) + "\n")

@@ -11,10 +11,11 @@ from dispatch_nlp.errors import CatalogError
 from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.knowledge.units import (
     CITY_UNIT_TYPES,
-    DISTRICT_UNIT_TYPES,
+    DISTRICT_BUREAU_TYPES,
     UTILITY_UNIT_TYPES,
     Unit,
     UnitsRegistry,
+    read_unit_type_names,
 )
 from dispatch_nlp.resources import catalog_dir
 
@@ -37,7 +38,7 @@ def test_default_registry_validates(gaz, reg):
     counts = reg.counts()
     assert counts["city"] == len(CITY_UNIT_TYPES)
     assert counts["utility"] == len(UTILITY_UNIT_TYPES)
-    assert counts["district"] == 16 * (len(DISTRICT_UNIT_TYPES) + 1) + 1  # bureaus, sub-centres, 经开区
+    assert counts["district"] == 16 * (len(DISTRICT_BUREAU_TYPES) + 1) + 1  # bureaus, sub-centres, 经开区
     assert counts["street"] == gaz.counts()["street"]
 
 
@@ -52,7 +53,7 @@ def test_every_street_has_an_office(gaz, reg):
 def test_every_district_has_every_bureau(gaz, reg):
     for d in gaz.districts():
         assert reg.resolve("district_subcentre", district_code=d.code).id == f"district_subcentre@{d.district_code}"
-        for utype in DISTRICT_UNIT_TYPES:
+        for utype in DISTRICT_BUREAU_TYPES:
             assert reg.resolve(utype, district_code=d.district_code).id == f"{utype}@{d.district_code}"
 
 
@@ -109,6 +110,31 @@ def test_registry_file_is_up_to_date(tmp_path):
     out = tmp_path / "units.tsv"
     assert mod.main(["--gazetteer", str(CATALOG / "gazetteer-beijing.tsv"), "-o", str(out)]) == 0
     assert out.read_bytes() == (CATALOG / "units-beijing.tsv").read_bytes()
+
+
+def test_unit_type_names_cover_the_vocabulary():
+    names = read_unit_type_names()
+    assert list(names) == ["city", "utility", "district"]
+    assert set(names["city"]) == CITY_UNIT_TYPES
+    assert set(names["utility"]) == UTILITY_UNIT_TYPES
+    assert set(names["district"]) == DISTRICT_BUREAU_TYPES  # the sub-centre is named per district
+    assert names["city"]["city_rsj"] == "北京市人力资源和社会保障局"
+    assert names["district"]["district_cgw"] == "城市管理委员会"
+
+
+def test_unit_type_names_file_problems(tmp_path):
+    bad = tmp_path / "types.tsv"
+    bad.write_text(
+        "unit_type\tlevel\tname\ncity_rsj\tdistrict\tx\ncity_nothing\tcity\tx\nstreet_office\tstreet\tx\n"
+        "city_cgw\tcity\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError) as e:
+        read_unit_type_names(bad)
+    assert len(e.value.problems) == 4
+    bad.write_text("type\tname\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="header"):
+        read_unit_type_names(bad)
 
 
 # -- validation ---------------------------------------------------------------------------------

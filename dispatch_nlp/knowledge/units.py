@@ -18,6 +18,10 @@ unit type                   level     id
 
 ``district_code`` is the 6-digit district code, ``bda`` for the Economic-Technological
 Development Area (经开区, which has its own 12345 sub-centre), empty for city units and utilities.
+
+The sets of unit types come from :mod:`dispatch_nlp.knowledge.vocabulary` (``DISTRICT_UNIT_TYPES``
+includes ``district_subcentre``, ``DISTRICT_BUREAU_TYPES`` does not).  The names a city gives them are
+data: :func:`read_unit_type_names` reads ``catalog/unit-types-beijing.tsv`` (``unit_type level name``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dispatch_nlp.errors import CatalogError
+from dispatch_nlp.knowledge.divisions import district_prefix, normalize_code, street_prefix
+from dispatch_nlp.knowledge.vocabulary import (
+    BDA,
+    CITY_UNIT_TYPES,
+    DISTRICT_BUREAU_TYPES,
+    DISTRICT_SUBCENTRE,
+    DISTRICT_UNIT_TYPES,
+    STREET_OFFICE,
+    UNIT_LEVELS,
+    UTILITY_UNIT_TYPES,
+    unit_type_level,
+)
+from dispatch_nlp.resources import catalog_dir
 
 __all__ = [
     "Unit",
@@ -35,90 +52,19 @@ __all__ = [
     "UNIT_LEVELS",
     "BDA",
     "DISTRICT_UNIT_TYPES",
+    "DISTRICT_BUREAU_TYPES",
     "CITY_UNIT_TYPES",
     "UTILITY_UNIT_TYPES",
+    "read_unit_type_names",
 ]
 
-UNIT_LEVELS = ("city", "district", "street", "utility")
 UNITS_HEADER = ["id", "name", "short_names", "level", "unit_type", "district_code", "parent"]
 DEFAULT_UNITS = "units-beijing.tsv"
-BDA = "bda"  # the district_code of the 经开区
+# The names a city gives the unit types (city bureaus, utilities, district bureaus): a data file.
+UNIT_TYPES_HEADER = ["unit_type", "level", "name"]
+DEFAULT_UNIT_TYPES = "unit-types-beijing.tsv"
 
-# The unit types of docs/contracts.md with the names the contract gives them.
-DISTRICT_UNIT_TYPES = {
-    "district_cgw": "城市管理委员会",
-    "district_cgzf": "城市管理综合行政执法局",
-    "district_zjw": "住房和城乡建设委员会",
-    "district_rsj": "人力资源和社会保障局",
-    "district_scjg": "市场监督管理局",
-    "district_sthj": "生态环境分局",
-    "district_jtw": "交通委员会",
-    "district_jtzd": "公安交通管理局交通支队",
-    "district_jw": "教育委员会",
-    "district_wjw": "卫生健康委员会",
-    "district_mzj": "民政局",
-    "district_swj": "水务局",
-    "district_ghzr": "规划和自然资源分局",
-    "district_gafj": "公安分局",
-    "district_ylbz": "医疗保障局",
-    "district_yllh": "园林绿化局",
-    "district_wlj": "文化和旅游局",
-    "district_yjgl": "应急管理局",
-    "district_fgw": "发展和改革委员会",
-    "district_nyj": "农业农村局",
-    "district_tyj": "体育局",
-    "district_tax": "税务局",
-    "district_tyjr": "退役军人事务局",
-    "district_sfj": "司法局",
-    "district_zwfw": "政务服务管理局",
-    "district_swju": "商务局",
-    "district_kxj": "科学技术和信息化局",
-}
-CITY_UNIT_TYPES = {
-    "city_rsj": "北京市人力资源和社会保障局",
-    "city_tax": "国家税务总局北京市税务局",
-    "city_jgj": "北京市公安局公安交通管理局",
-    "city_txgl": "北京市通信管理局",
-    "city_gjj": "北京住房公积金管理中心",
-    "city_ybj": "北京市医疗保障局",
-    "city_jtw": "北京市交通委员会",
-    "city_zjw": "北京市住房和城乡建设委员会",
-    "city_cgw": "北京市城市管理委员会",
-    "city_scjg": "北京市市场监督管理局",
-    "city_jw": "北京市教育委员会",
-    "city_wjw": "北京市卫生健康委员会",
-    "city_gaj": "北京市公安局",
-    "city_ghzr": "北京市规划和自然资源委员会",
-    "city_sthj": "北京市生态环境局",
-    "city_mzj": "北京市民政局",
-    "city_swj": "北京市水务局",
-    "city_wlj": "北京市文化和旅游局",
-    "city_yjgl": "北京市应急管理局",
-    "city_zwfw": "北京市政务服务和数据管理局",
-    "city_tyjr": "北京市退役军人事务局",
-    "city_cl": "北京市残疾人联合会",
-    "city_zgh": "北京市总工会",
-    "city_jrjg": "国家金融监督管理总局北京监管局",
-    "city_xf": "北京市信访办公室",
-    "city_crj": "北京市公安局出入境管理总队",
-    "city_yllh": "北京市园林绿化局",
-    "city_fgw": "北京市发展和改革委员会",
-}
-UTILITY_UNIT_TYPES = {
-    "utility_water": "北京市自来水集团",
-    "utility_drainage": "北京城市排水集团",
-    "utility_power": "国网北京市电力公司",
-    "utility_gas": "北京市燃气集团",
-    "utility_heating": "北京市热力集团",
-    "utility_bus": "北京公交集团",
-    "utility_metro": "北京市地铁运营有限公司",
-    "utility_mobile": "中国移动北京公司",
-    "utility_unicom": "中国联通北京市分公司",
-    "utility_telecom": "中国电信北京分公司",
-    "utility_post": "中国邮政集团北京市分公司",
-}
-
-_TYPE = re.compile(r"street_office|district_subcentre|(district|city|utility)_[a-z0-9]+")
+_TYPE = re.compile(rf"{STREET_OFFICE}|{DISTRICT_SUBCENTRE}|(district|city|utility)_[a-z0-9]+")
 _DISTRICT = re.compile(r"[0-9]{6}|" + BDA)
 
 
@@ -126,17 +72,55 @@ def level_of_type(unit_type: str) -> str | None:
     """The level a unit type belongs to, or None if the type is malformed."""
     if not _TYPE.fullmatch(unit_type):
         return None
-    if unit_type == "street_office":
+    if unit_type == STREET_OFFICE:
         return "street"
     return unit_type.split("_", 1)[0]
 
 
-def _digits(code: object, n: int) -> str | None:
-    """The first ``n`` digits of a 6-, 9- or 12-digit division code (n ≤ its length)."""
-    s = str(code).strip()
-    if s.isascii() and s.isdigit() and len(s) in (6, 9, 12) and len(s) >= n:
-        return s[:n]
-    return None
+def _district6(code: object) -> str | None:
+    """The 6-digit district prefix of a 6-, 9- or 12-digit division code, or None if malformed."""
+    full = normalize_code(code)
+    return district_prefix(full) if full is not None else None
+
+
+def _street9(code: object) -> str | None:
+    """The 9-digit street prefix of a 9- or 12-digit division code, or None (malformed, or a district's)."""
+    full = normalize_code(code)
+    return street_prefix(full) if full is not None and len(str(code).strip()) >= 9 else None
+
+
+def read_unit_type_names(path: str | Path | None = None) -> dict[str, dict[str, str]]:
+    """The names a city gives the unit types: level → {unit type → name}, in file order.
+
+    ``path`` is a TSV with the columns ``unit_type level name`` (None: the shipped Beijing table,
+    ``catalog/unit-types-beijing.tsv``); each type must be a city, utility or district-bureau type of
+    the vocabulary at its own level.  Raises :class:`CatalogError` listing every problem.
+    """
+    path = Path(path) if path is not None else catalog_dir() / DEFAULT_UNIT_TYPES
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CatalogError(str(path), [f"{path}: cannot read ({e}); expected a UTF-8 TSV of unit type names"]) from e
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    if not lines or lines[0][1].split("\t") != UNIT_TYPES_HEADER:
+        raise CatalogError(str(path), [f"{path}: expected the tab-separated header {UNIT_TYPES_HEADER}"])
+    names: dict[str, dict[str, str]] = {}
+    problems: list[str] = []
+    for lineno, line in lines[1:]:
+        fields = line.split("\t")
+        if len(fields) != 3 or not fields[2].strip():
+            problems.append(f"{path}:{lineno}: expected 3 tab-separated columns: " + " ".join(UNIT_TYPES_HEADER))
+            continue
+        utype, level, name = (f.strip() for f in fields)
+        if utype in (STREET_OFFICE, DISTRICT_SUBCENTRE) or unit_type_level(utype) != level:
+            problems.append(f"{path}:{lineno}: {utype!r} is not a {level} unit type of the vocabulary")
+        elif any(utype in table for table in names.values()):
+            problems.append(f"{path}:{lineno}: unit type {utype} named twice")
+        else:
+            names.setdefault(level, {})[utype] = name
+    if problems:
+        raise CatalogError(str(path), problems)
+    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +179,10 @@ def _read_units(path: Path, gazetteer=None) -> tuple[list[Unit], list[str]]:
             problems.append(f"{where}: {type_level} unit {uid!r} has district code {dcode!r}; leave it empty")
         if type_level and uid:
             expected = None
-            if utype == "street_office":
-                if not re.fullmatch(r"street_office@[0-9]{9}", uid):
+            if utype == STREET_OFFICE:
+                if not re.fullmatch(rf"{STREET_OFFICE}@[0-9]{{9}}", uid):
                     problems.append(f"{where}: street office id {uid!r}; expected street_office@<9-digit street code>")
-                elif dcode.isdigit() and uid[-9:-3] != dcode:
+                elif dcode.isdigit() and district_prefix(uid[-9:]) != dcode:
                     problems.append(f"{where}: street office {uid} lies outside its district code {dcode}")
             elif type_level == "district":
                 expected = f"{utype}@{dcode}"
@@ -223,7 +207,7 @@ def _read_units(path: Path, gazetteer=None) -> tuple[list[Unit], list[str]]:
     reported: set[str] = set()
     for u in units:
         seen: list[str] = []
-        cur = u
+        cur: Unit | None = u
         while cur is not None and cur.parent and cur.id not in seen:
             seen.append(cur.id)
             cur = by_id.get(cur.parent)
@@ -237,7 +221,7 @@ def _read_units(path: Path, gazetteer=None) -> tuple[list[Unit], list[str]]:
     if gazetteer is not None:
         for u in units:
             where = f"{path}:{first_line[u.id]}"
-            if u.unit_type == "street_office":
+            if u.unit_type == STREET_OFFICE:
                 d = gazetteer.get(u.id[-9:])
                 if d is None or d.level != "street":
                     problems.append(f"{where}: {u.id} names no street in the gazetteer")
@@ -267,8 +251,6 @@ class UnitsRegistry:
         """Load a units TSV (None: the shipped Beijing registry).  With a gazetteer, street offices
         and district codes are checked against it too.  Raises CatalogError listing every problem."""
         if path is None:
-            from dispatch_nlp.resources import catalog_dir
-
             path = catalog_dir() / DEFAULT_UNITS
         units, problems = _read_units(Path(path), gazetteer)
         if problems:
@@ -303,7 +285,7 @@ class UnitsRegistry:
 
     def counts(self) -> dict[str, int]:
         """Units per level."""
-        out = dict.fromkeys(UNIT_LEVELS, 0)
+        out: dict[str, int] = dict.fromkeys(UNIT_LEVELS, 0)
         for u in self._by_id.values():
             out[u.level] = out.get(u.level, 0) + 1
         return out
@@ -328,22 +310,22 @@ class UnitsRegistry:
         if level in ("city", "utility"):
             return self._by_id.get(unit_type)
         if level == "street":
-            street = _digits(street_code, 9) if street_code is not None else None
-            return self._by_id.get(f"street_office@{street}") if street else None
+            street = _street9(street_code) if street_code is not None else None
+            return self._by_id.get(f"{STREET_OFFICE}@{street}") if street else None
         # district level
         candidates: list[str] = []
         if district_code is not None:
-            d = str(district_code).strip()
-            d = BDA if d == BDA else _digits(d, 6)
-            if d:
-                candidates.append(d)
+            given = str(district_code).strip()
+            district = BDA if given == BDA else _district6(given)
+            if district:
+                candidates.append(district)
         elif street_code is not None:
-            street = _digits(street_code, 9)
+            street = _street9(street_code)
             if street:
-                office = self._by_id.get(f"street_office@{street}")
+                office = self._by_id.get(f"{STREET_OFFICE}@{street}")
                 if office is not None and office.district_code:
                     candidates.append(office.district_code)
-                candidates.append(street[:6])
+                candidates.append(district_prefix(street))
         for d in candidates:
             unit = self._by_id.get(f"{unit_type}@{d}")
             if unit is not None:

@@ -7,7 +7,8 @@ The benchmarks live in the checkout's ``benchmarks/`` folder and install as ``di
 this module imports them only when the command runs. ``python -m benchmarks`` in a checkout is the same
 command.
 
-Exit codes: 0 report written; 2 bad usage or the benchmarks not importable; 3 model not loadable.
+Exit codes: 0 report written; 2 bad usage, the [train] extra missing or the benchmarks not importable; 3 model
+not loadable.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
+from dispatch_nlp.cli._lazy import require_training
 from dispatch_nlp.errors import InputError
 
 PROFILES = ("smoke", "quick", "standard", "full")
@@ -68,6 +70,7 @@ def register(sub) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    require_training("bench")  # the harness generates a corpus and times training
     harness = load_harness(HARNESS)
     profile = profile_of(args)
     output = args.output or "benchmarks"

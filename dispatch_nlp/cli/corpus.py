@@ -1,7 +1,8 @@
 """``dispatch-nlp corpus generate`` and ``dispatch-nlp corpus stats``: synthetic work orders for
 training and evaluation (the generator lives in ``dispatch_nlp.training.corpus`` and is imported only here).
 
-Exit codes: 0 success, 2 bad usage or unreadable input, 3 the catalog could not be loaded.
+Exit codes: 0 success, 2 bad usage, unreadable input or the [train] extra missing, 3 the catalog could not be
+loaded.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from dispatch_nlp.cli._lazy import load_training
 from dispatch_nlp.errors import InputError
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -97,8 +99,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise InputError(f"{out.parent}: no such folder for the output file")
     ratios = _ratios(args.split_ratios)
 
-    from dispatch_nlp.training.corpus import load_generator
-
+    load_generator = load_training("dispatch_nlp.training.corpus", "corpus generate").load_generator
     gen = load_generator(args.seed, catalog=args.catalog, gazetteer=args.gazetteer, units=args.units,
                          split_ratios=ratios, trail_rate=args.trail_rate,
                          **_options(args))

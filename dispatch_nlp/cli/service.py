@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from dispatch_nlp.cli._lazy import require_training
 from dispatch_nlp.errors import InputError
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -94,6 +95,7 @@ def cmd_corrections_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
+    require_training("retrain")  # InputError (exit 2) naming the [train] extra when it is missing
     from dispatch_nlp.cli.model import spec_from_args
     from dispatch_nlp.training.retrain import RetrainOptions, comparison_table, retrain
 

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -173,6 +174,46 @@ def test_health_model_metrics_openapi(client, dispatcher):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/dispatch", "/v1/dispatch/batch", "/v1/corrections", "/v1/health", "/v1/model", "/metrics",
             "/v1/admin/reload"} <= set(paths)
+
+
+def test_openapi_paths_operations_and_schema_names_are_stable(client):
+    """Clients generate code from these: the restructuring into routers must not rename anything."""
+    doc = client.get("/openapi.json").json()
+    assert [(p, m) for p, ops in doc["paths"].items() for m in ops] == [
+        ("/v1/dispatch", "post"), ("/v1/dispatch/batch", "post"), ("/v1/corrections", "post"),
+        ("/v1/health", "get"), ("/v1/model", "get"), ("/metrics", "get"), ("/v1/admin/reload", "post")]
+    assert [op["operationId"] for ops in doc["paths"].values() for op in ops.values()] == [
+        "dispatch_one_v1_dispatch_post", "dispatch_batch_v1_dispatch_batch_post", "add_correction_v1_corrections_post",
+        "health_v1_health_get", "model_info_v1_model_get", "prometheus_metrics_get", "admin_reload_v1_admin_reload_post"]
+    assert sorted(doc["components"]["schemas"]) == [
+        "AppealOut", "BatchIn", "BatchOut", "CandidateOut", "CategoryOut", "CorrectionIn", "CorrectionOut",
+        "DecisionOut", "Division", "ErrorBody", "ErrorOut", "FieldError", "HTTPValidationError", "HealthOut",
+        "JurisdictionOut", "ModelOut", "OrderIn", "ReloadOut", "ResponseLevelOut", "Scored", "SpanOut", "UnitOut",
+        "UnitsOut", "ValidationError"]
+    reload_params = [p["name"] for p in doc["paths"]["/v1/admin/reload"]["post"]["parameters"]]
+    assert reload_params == ["wait", "force", "authorization"]  # the dependencies add no parameter
+
+
+class _BrokenStore:
+    """A corrections store whose database is gone."""
+
+    def add(self, correction):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def ping(self):
+        return False
+
+
+def test_routes_reach_the_store_through_a_dependency(dispatcher):
+    from dispatch_nlp.service.deps import get_store
+
+    app = create_app(ServiceSettings(), dispatcher=dispatcher)
+    app.app.dependency_overrides[get_store] = lambda: _BrokenStore()
+    with TestClient(app) as c:
+        r = c.post("/v1/corrections", json={"order_id": "A", "operator": "o", "unit": "utility_water"})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
+        health = c.get("/v1/health").json()
+        assert health["status"] == "degraded" and health["corrections_store"] == "unavailable"
 
 
 class _Exploding:

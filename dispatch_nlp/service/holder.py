@@ -1,0 +1,131 @@
+"""The model in service: ``ModelHolder`` keeps the dispatcher and replaces it on reload; ``Watcher``
+polls the registry's ``current`` pointer and asks the holder to reload when it changes.
+
+A request takes the dispatcher it finds in the holder once and uses it to the end, so a reload (a
+new model loaded in the background, then one reference swapped) never touches a request in flight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dispatch_nlp.dispatcher import Dispatcher
+from dispatch_nlp.errors import InputError, ModelError
+from dispatch_nlp.lifecycle.registry import Registry
+from dispatch_nlp.resources import default_model_dir
+from dispatch_nlp.service.metrics import Metrics
+from dispatch_nlp.service.settings import ServiceSettings
+from dispatch_nlp.text.pii import mask_text
+
+log = logging.getLogger("dispatch_nlp.service")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class ModelHolder:
+    """The dispatcher in service, and how to replace it."""
+
+    def __init__(self, settings: ServiceSettings, metrics: Metrics, dispatcher: Any = None):
+        self.settings = settings
+        self.metrics = metrics
+        self._reload_lock = threading.Lock()
+        self.reloading = False
+        self.last_reload: dict[str, Any] | None = None
+        self.dispatcher = dispatcher if dispatcher is not None else self._load(self.source())
+        self.loaded_at = _now()
+        self._publish()
+
+    def source(self) -> Path:
+        if self.settings.registry:
+            return Registry(self.settings.registry, create=False).current_dir()
+        if self.settings.model_dir:
+            return Path(self.settings.model_dir)
+        return default_model_dir()
+
+    def _load(self, model_dir: Path | None) -> Dispatcher:
+        return Dispatcher.load(model_dir, profile=self.settings.profile)
+
+    def _publish(self) -> None:
+        d = self.dispatcher
+        self.metrics.model_info = (str(d.model_version), str(d.catalog_version))
+
+    def reload(self, *, wait: bool = True, force: bool = False) -> dict[str, Any]:
+        """Load the configured source in the background and swap it in. Returns at once with
+        ``loading`` unless ``wait``; ``unchanged`` when the source is the model already in service."""
+        if not self._reload_lock.acquire(blocking=False):
+            return {"status": "loading"}
+        try:
+            source = self.source()
+        except (ModelError, InputError) as exc:
+            self._reload_lock.release()
+            self._failed(exc)
+            return {"status": "failed", "error": str(exc)}
+        current = self.dispatcher
+        if not force and source is not None and _same_dir(source, current.model_dir):
+            self._reload_lock.release()
+            return {"status": "unchanged", "model_version": current.model_version, "model_dir": str(source)}
+        self.reloading = True
+        result: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                t0 = time.perf_counter()
+                new = self._load(source)
+                self.dispatcher = new  # the swap: one reference assignment
+                self.loaded_at = _now()
+                self._publish()
+                self.metrics.reload(True)
+                result.update(status="reloaded", model_version=new.model_version, model_dir=str(new.model_dir))
+                self.last_reload = {"time": self.loaded_at, "ok": True, "model_version": new.model_version,
+                                    "model_dir": str(new.model_dir),
+                                    "seconds": round(time.perf_counter() - t0, 2)}
+                log.warning("model reloaded: %s from %s", new.model_version, new.model_dir)
+            except Exception as exc:  # noqa: BLE001 - a boundary: keep serving the old model; logged with its type
+                self._failed(exc)
+                result.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            finally:
+                self.reloading = False
+                self._reload_lock.release()
+
+        thread = threading.Thread(target=work, name="model-reload", daemon=True)
+        thread.start()
+        if not wait:
+            return {"status": "loading", "model_dir": str(source)}
+        thread.join()
+        return result
+
+    def _failed(self, exc: Exception) -> None:
+        self.metrics.reload(False)
+        self.last_reload = {"time": _now(), "ok": False, "error": mask_text(f"{type(exc).__name__}: {exc}")}
+        log.error("model reload failed; still serving %s: %s: %s", self.dispatcher.model_version,
+                  type(exc).__name__, exc)
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+class Watcher(threading.Thread):
+    """Polls the registry's ``current`` pointer and reloads when it names another version."""
+
+    def __init__(self, holder: ModelHolder, interval: float):
+        super().__init__(name="registry-watch", daemon=True)
+        self.holder, self.interval = holder, interval
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                self.holder.reload(wait=True)
+            except Exception as exc:  # noqa: BLE001 - a boundary: the watch goes on; logged with its type
+                log.error("registry watch: %s: %s", type(exc).__name__, exc)

@@ -1,0 +1,78 @@
+"""``POST /v1/corrections``: record an operator's correction (改派 / 退单), durable before the reply;
+idempotent on ``correction_id`` (201 new, 200 already stored, 503 nothing stored: retry)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from dispatch_nlp.errors import InputError
+from dispatch_nlp.lifecycle.corrections import Correction
+from dispatch_nlp.service.deps import HolderDep, MetricsDep, RequestIdDep, StoreDep
+from dispatch_nlp.service.http_errors import ERROR_RESPONSES, error_response
+from dispatch_nlp.service.schemas import CorrectionIn, CorrectionOut, ErrorOut
+
+log = logging.getLogger("dispatch_nlp.service")
+
+router = APIRouter()
+
+
+@router.post("/v1/corrections", response_model=CorrectionOut, status_code=201, tags=["corrections"],
+             responses={**ERROR_RESPONSES,
+                        200: {"model": CorrectionOut, "description": "already stored (same correction_id)"},
+                        503: {"model": ErrorOut, "description": "store unavailable: nothing stored, retry"}},
+             summary="Record an operator's correction (改派 / 退单); durable before the reply")
+def add_correction(body: CorrectionIn, holder: HolderDep, store: StoreDep, metrics: MetricsDep,
+                   rid: RequestIdDep) -> Response:
+    if store is None:
+        return error_response(503, "unavailable", "corrections are not enabled on this service (start it with "
+                              "--corrections DB)", request_id=rid)
+    d = holder.dispatcher
+    problems = check_against_model(body, d)
+    if problems:
+        return error_response(422, "invalid_request", "; ".join(f"{f}: {m}" for f, m in problems),
+                              [{"field": f, "message": m} for f, m in problems], rid)
+    data = {k: v for k, v in body.model_dump().items() if v is not None}
+    if not data.get("catalog_version") and not (body.decision or {}).get("catalog_version") \
+            and not body.decision_catalog_version:
+        data["catalog_version"] = d.catalog_version
+    try:
+        correction = Correction.from_dict(data)
+    except InputError as exc:
+        field = str(exc).split(":", 1)[0]
+        return error_response(422, "invalid_request", str(exc), [{"field": field, "message": str(exc)}], rid)
+    try:
+        stored, new = store.add(correction)
+    except Exception as exc:  # noqa: BLE001 - a boundary: nothing acknowledged, the client retries; logged with its type
+        log.error("corrections store failed (request %s): %s: %s", rid, type(exc).__name__, exc)
+        return error_response(503, "store_unavailable", "the corrections store did not accept the write; nothing "
+                              "was stored: retry with the same correction_id", request_id=rid)
+    metrics.correction(new)
+    out = CorrectionOut(correction_id=stored.correction_id, order_id=stored.order_id, stored=True,
+                        duplicate=not new, received_at=stored.received_at or "")
+    return Response(out.model_dump_json(), status_code=201 if new else 200, media_type="application/json")
+
+
+def check_against_model(body: CorrectionIn, d: Any) -> list[tuple[str, str]]:
+    """Corrected values the model in service can check: unit ids, division codes, catalog codes."""
+    problems = []
+    if body.unit and not d.units.has_unit(body.unit):
+        problems.append(("unit", f"{body.unit!r} is not in the units registry"))
+    for name in ("district", "street"):
+        code = getattr(body, name)
+        if code and d.gazetteer.get(code) is None:
+            problems.append((name, f"{code!r} is not a division of the gazetteer"))
+    version = body.catalog_version or (body.decision or {}).get("catalog_version") or body.decision_catalog_version
+    if version in (None, d.catalog_version):
+        if body.category_code and body.category_code not in d.catalog:
+            problems.append(("category_code", f"{body.category_code!r} is not in catalog {d.catalog_version}"))
+        if body.category_path:
+            try:
+                d.catalog.by_path(tuple(body.category_path))
+            except KeyError:
+                problems.append(("category_path", f"{' > '.join(body.category_path)!r} is not a path of catalog "
+                                 f"{d.catalog_version}"))
+    return problems

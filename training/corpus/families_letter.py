@@ -10,6 +10,20 @@ from .families_online import _fp_open
 
 # ---------------------------------------------------------------------------------------------
 # Letters to a leader
+def _letter_end(c, b, story: tuple[int, int], before_close: str = "") -> None:
+    """The end of a long letter: more paragraphs, ``story`` (fewest, most) sentences of the story so far,
+    the extras, the wish, personal details and the closing line (``before_close`` goes before it)."""
+    r = c.rng
+    _long(c, b, r.randint(3, 7))
+    b.add("\n")
+    _story(c, b, r.randint(*story))
+    b.add("\n")
+    c.put_extras(b, fp=True)
+    b.add(c.wish(banks.WANT_LEAD_FP, fp=True), "。")
+    c.put_pii(b)
+    b.add(before_close, c.pick(banks.LETTER_CLOSE))
+
+
 def le_classic(c, b):
     r = c.rng
     c.channel = r.choice(("领导留言板", "领导留言板", "网站", "信件"))
@@ -44,14 +58,7 @@ def le_story(c, b):
     b.add(r.choice(("一开始大家以为过几天就好了，", "我们先是自己想办法，", "起初没当回事，")), r.choice(("可是", "结果", "没想到")),
           r.choice(("情况越来越严重", "拖到现在也没人管", "问题一天比一天严重")), "。", c.impact(), "。\n")
     b.add(c.pick(banks.TRIED), "，", c.pick(banks.LETTER_FEEL), "。\n")
-    _long(c, b, r.randint(3, 7))
-    b.add("\n")
-    _story(c, b, r.randint(2, 5))
-    b.add("\n")
-    c.put_extras(b, fp=True)
-    b.add(c.wish(banks.WANT_LEAD_FP, fp=True), "。")
-    c.put_pii(b)
-    b.add(c.pick(banks.LETTER_CLOSE))
+    _letter_end(c, b, (2, 5))
 
 
 def le_joint(c, b):
@@ -112,11 +119,4 @@ def le_thanks_then(c, b):
     if c.place is not None:
         c.put_place(b)
     b.add(c.problem(fp=True), "，", c.pick(banks.DURATION), "。", c.impact(), "。\n")
-    _long(c, b, r.randint(3, 7))
-    b.add("\n")
-    _story(c, b, r.randint(1, 4))
-    b.add("\n")
-    c.put_extras(b, fp=True)
-    b.add(c.wish(banks.WANT_LEAD_FP, fp=True), "。")
-    c.put_pii(b)
-    b.add("\n", c.pick(banks.LETTER_CLOSE))
+    _letter_end(c, b, (1, 4), "\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from dispatch_nlp import __version__
 from dispatch_nlp.errors import CatalogError, DispatchNLPError, InputError, ModelError
 from dispatch_nlp.logs import setup_logging
+from dispatch_nlp.resources import DATA_ENV, use_data_root
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_MODEL, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -219,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level.upper())
+    use_data_root(os.environ.get(DATA_ENV))  # the environment is read here, at the edge, not in the library
     try:
         return int(args.func(args) or 0)
     except CatalogError as exc:

@@ -15,67 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-# The tables, sections and plots live in their own modules; their names stay importable from here.
-from .report_format import (  # noqa: F401
-    ENCODER_VARIANTS,
-    EXPECTED_VARIANTS,
-    HEAD_ORDER,
-    STAGE_ORDER,
-    _get,
-    _lengths,
-    _stages,
-    fmt,
-    pct_fmt,
-    skipped_variants,
-    table,
-)
-from .report_plots import _save, make_plots  # noqa: F401
-from .report_sections import (  # noqa: F401
-    _accuracy,
-    _batch,
-    _headline,
-    _latency,
-    _machine,
-    _others,
-    _resources,
-    _skipped,
-    _summarise_other,
-    _training,
-)
-
-
-# -- the report -----------------------------------------------------------------------------------
-def render(result: dict, plot_files: dict[str, str], plot_note: str | None = None) -> str:
-    model = result.get("model") or {}
-    m = result.get("machine") or {}
-    prof = result.get("profile") or {}
-    lines = [
-        "# dispatch_nlp benchmark report", "",
-        f"Written by `{result.get('command', 'dispatch-nlp bench')}` (profile **{prof.get('name')}**), started "
-        f"{result.get('started')}, took {fmt(result.get('seconds'), 0)} s; model `{model.get('model_version')}` "
-        f"(members: {', '.join(model.get('members') or []) or 'none'}). Load average at start "
-        f"{', '.join(fmt(x, 2) for x in m.get('load_average_start') or [])}, at end "
-        f"{', '.join(fmt(x, 2) for x in m.get('load_average_end') or []) or '–'}. Every figure is in "
-        "`results/bench.json`; the numbers come from this one run on the machine below, which is shared and "
-        "noisy: compare ratios and medians within the report, not absolute times across reports.", "",
-    ]
-    lines += _machine(result)
-    lines += _headline(result)
-    lines += _latency(result)
-    if "latency" in plot_files:
-        lines += [f"![Latency](plots/{plot_files['latency']})", ""]
-    lines += _batch(result)
-    if "throughput" in plot_files:
-        lines += [f"![Throughput](plots/{plot_files['throughput']})", ""]
-    lines += _accuracy(result, plot_files)
-    lines += _resources(result)
-    lines += _training(result)
-    lines += _others(result)
-    lines += _skipped(result, plot_note)
-    steps = result.get("timings_s") or {}
-    if steps:
-        lines += ["## Run time per step", ""] + table(["step", "seconds"], [[k, fmt(v, 1)] for k, v in steps.items()])
-    return "\n".join(lines).rstrip() + "\n"
+# The tables, sections and plots live in their own modules; the public names stay importable from here.
+from .report_format import ENCODER_VARIANTS, EXPECTED_VARIANTS, HEAD_ORDER, STAGE_ORDER, skipped_variants  # noqa: F401
+from .report_plots import make_plots
+from .report_sections import render
 
 
 def write_report(result: dict, out_dir: Path, plots: bool = True) -> Path:

@@ -1,5 +1,5 @@
 """The sections of ``REPORT.md``: each takes the harness result dict (a few also the plot file
-names) and returns the section's Markdown lines."""
+names) and returns the section's Markdown lines; ``render`` puts them together into ``REPORT.md``."""
 
 from __future__ import annotations
 
@@ -365,3 +365,37 @@ def _skipped(result: dict, plot_note: str | None) -> list[str]:
     if not lines:
         lines = ["Nothing: every variant and section was measured in this run."]
     return out + lines + [""]
+
+
+# -- the report -----------------------------------------------------------------------------------
+def render(result: dict, plot_files: dict[str, str], plot_note: str | None = None) -> str:
+    model = result.get("model") or {}
+    m = result.get("machine") or {}
+    prof = result.get("profile") or {}
+    lines = [
+        "# dispatch_nlp benchmark report", "",
+        f"Written by `{result.get('command', 'dispatch-nlp bench')}` (profile **{prof.get('name')}**), started "
+        f"{result.get('started')}, took {fmt(result.get('seconds'), 0)} s; model `{model.get('model_version')}` "
+        f"(members: {', '.join(model.get('members') or []) or 'none'}). Load average at start "
+        f"{', '.join(fmt(x, 2) for x in m.get('load_average_start') or [])}, at end "
+        f"{', '.join(fmt(x, 2) for x in m.get('load_average_end') or []) or '–'}. Every figure is in "
+        "`results/bench.json`; the numbers come from this one run on the machine below, which is shared and "
+        "noisy: compare ratios and medians within the report, not absolute times across reports.", "",
+    ]
+    lines += _machine(result)
+    lines += _headline(result)
+    lines += _latency(result)
+    if "latency" in plot_files:
+        lines += [f"![Latency](plots/{plot_files['latency']})", ""]
+    lines += _batch(result)
+    if "throughput" in plot_files:
+        lines += [f"![Throughput](plots/{plot_files['throughput']})", ""]
+    lines += _accuracy(result, plot_files)
+    lines += _resources(result)
+    lines += _training(result)
+    lines += _others(result)
+    lines += _skipped(result, plot_note)
+    steps = result.get("timings_s") or {}
+    if steps:
+        lines += ["## Run time per step", ""] + table(["step", "seconds"], [[k, fmt(v, 1)] for k, v in steps.items()])
+    return "\n".join(lines).rstrip() + "\n"

@@ -24,15 +24,19 @@ jurisdiction stage's job.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from dispatch_nlp.errors import CatalogError
+from dispatch_nlp.knowledge import divisions as division_codes
+from dispatch_nlp.knowledge.divisions import DivisionLevel, level_of, normalize_code
+from dispatch_nlp.resources import catalog_dir
 
 __all__ = ["Division", "Place", "Gazetteer", "normalize_code", "LEVELS", "PLACE_KINDS", "SURFACE_KINDS"]
 
-LEVELS = ("district", "street", "community")
+LEVELS: tuple[DivisionLevel, ...] = get_args(DivisionLevel)
 PLACE_KINDS = ("zone", "landmark", "road", "compound")
 SURFACE_KINDS = ("name", "short", "alias", "place")  # also the lookup preference order
 
@@ -44,32 +48,6 @@ DEFAULT_PLACES = "places-beijing.tsv"
 
 _CODE = re.compile(r"[0-9]{12}")
 _UNIT_ID = re.compile(r"[a-z][a-z0-9_]*(@[0-9a-z]+)?")
-
-
-def normalize_code(code: object) -> str | None:
-    """A 12-digit division code from a 6-, 9- or 12-digit code (str or int); None if malformed."""
-    s = str(code).strip()
-    if not s.isdigit() or not s.isascii():
-        return None
-    if len(s) == 6:
-        return s + "000000"
-    if len(s) == 9:
-        return s + "000"
-    return s if len(s) == 12 else None
-
-
-def _level_of(code: str) -> str:
-    if code.endswith("000000"):
-        return "district"
-    return "street" if code.endswith("000") else "community"
-
-
-def _expected_parent(code: str, level: str) -> str:
-    if level == "street":
-        return code[:6] + "000000"
-    if level == "community":
-        return code[:9] + "000"
-    return ""
 
 
 def _split(field: str) -> tuple[str, ...]:
@@ -92,7 +70,7 @@ class Division:
     @property
     def district_code(self) -> str:
         """The 6-digit district code (the prefix every level shares)."""
-        return self.code[:6]
+        return division_codes.district_prefix(self.code)
 
     def surfaces(self) -> tuple[str, ...]:
         return (self.name, *self.short_names, *self.aliases)
@@ -131,17 +109,23 @@ def _check_header(path: Path, header: str | None, expected: list[str], required:
     return None
 
 
-def _read_divisions(path: Path) -> tuple[list[Division], list[str]]:
-    path = Path(path)
-    problems: list[str] = []
+def _read_table(path: Path, what: str, expected: list[str], required: int) -> tuple[list[tuple[int, list[str]]], list[str]]:
+    """The data rows of a TSV whose header starts with the ``required`` first ``expected`` columns, and
+    the one problem when it cannot be read or its header is wrong (``what``: the kind of table)."""
     try:
         rows, header = _rows(path)
     except (OSError, UnicodeDecodeError) as e:
-        return [], [f"{path}: cannot read ({e}); expected a UTF-8 TSV gazetteer"]
-    bad = _check_header(path, header, DIVISION_HEADER, 4)
-    if bad:
-        return [], [bad]
-    divisions: list[Division] = []
+        return [], [f"{path}: cannot read ({e}); expected a UTF-8 TSV {what}"]
+    bad = _check_header(path, header, expected, required)
+    return ([], [bad]) if bad else (rows, [])
+
+
+def _read_divisions(path: Path) -> tuple[list[Division], list[str]]:
+    path = Path(path)
+    rows, problems = _read_table(path, "gazetteer", DIVISION_HEADER, 4)
+    if problems:
+        return [], problems
+    found: list[Division] = []
     first_line: dict[str, int] = {}
     parents: list[tuple[int, str, str]] = []
     for lineno, f in rows:
@@ -165,14 +149,14 @@ def _read_divisions(path: Path) -> tuple[list[Division], list[str]]:
             if parent and not _CODE.fullmatch(parent):
                 problems.append(f"{path}:{lineno}: malformed parent code {parent!r}; expected 12 digits or empty")
             continue
-        shape = _level_of(code)
+        shape = level_of(code)
         if shape != level:
             problems.append(
                 f"{path}:{lineno}: code {code} has the shape of a {shape} code but level {level}; a district code"
                 " ends in 000000, a street code in 000 only, a community code in neither"
             )
             continue
-        expected = _expected_parent(code, level)
+        expected = division_codes.parent_of(code) or ""
         if parent != expected:
             want = f"its prefix parent {expected}" if expected else "an empty parent (districts have none)"
             problems.append(
@@ -185,25 +169,20 @@ def _read_divisions(path: Path) -> tuple[list[Division], list[str]]:
         first_line[code] = lineno
         if parent:
             parents.append((lineno, code, parent))
-        divisions.append(Division(code, name, level, parent or None, _split(f[4]), _split(f[5])))
+        found.append(Division(code, name, level, parent or None, _split(f[4]), _split(f[5])))
     for lineno, code, parent in parents:
         if parent not in first_line:
             problems.append(f"{path}:{lineno}: parent {parent} of {code} is not in the file; add the parent row")
-    return divisions, problems
+    return found, problems
 
 
-def _read_places(path: Path, codes) -> tuple[list[Place], list[str]]:
+def _read_places(path: Path, codes: Collection[str] | None) -> tuple[list[Place], list[str]]:
     """Places of one table; ``codes`` is the set of known division codes (None: do not check)."""
     path = Path(path)
-    try:
-        rows, header = _rows(path)
-    except (OSError, UnicodeDecodeError) as e:
-        return [], [f"{path}: cannot read ({e}); expected a UTF-8 TSV places table"]
-    bad = _check_header(path, header, PLACE_HEADER, 3)
-    if bad:
-        return [], [bad]
+    rows, problems = _read_table(path, "places table", PLACE_HEADER, 3)
+    if problems:
+        return [], problems
     places: list[Place] = []
-    problems: list[str] = []
     seen: dict[tuple[str, str], int] = {}
     for lineno, f in rows:
         where = f"{path}:{lineno}"
@@ -229,7 +208,7 @@ def _read_places(path: Path, codes) -> tuple[list[Place], list[str]]:
         if unit and not _UNIT_ID.fullmatch(unit):
             problems.append(f"{where}: malformed unit id {unit!r} for {name!r} (e.g. district_subcentre@bda)")
             ok = False
-        if not ok:
+        if not ok or code is None:
             continue
         if (name, code) in seen:
             problems.append(f"{where}: duplicate place {name!r} → {code} (first on line {seen[name, code]})")
@@ -242,7 +221,7 @@ def _read_places(path: Path, codes) -> tuple[list[Place], list[str]]:
 class Gazetteer:
     """Divisions and places of one province, indexed by code and by surface form."""
 
-    def __init__(self, divisions: list[Division], places: list[Place] = (), source: str = "<memory>"):
+    def __init__(self, divisions: Sequence[Division], places: Sequence[Place] = (), source: str = "<memory>"):
         self.source = source
         self._by_code: dict[str, Division] = {}
         self._children: dict[str, list[Division]] = {}
@@ -285,8 +264,6 @@ class Gazetteer:
         format merged on top.  Every problem of every file is reported in one
         :class:`~dispatch_nlp.errors.CatalogError`.
         """
-        from dispatch_nlp.resources import catalog_dir
-
         if path is None:
             path = catalog_dir() / DEFAULT_GAZETTEER
             if places is None:
@@ -342,14 +319,14 @@ class Gazetteer:
     def district_of(self, code) -> Division | None:
         """The district a division lies in (itself for a district); None for unknown codes."""
         d = self.get(code)
-        return self._by_code.get(d.code[:6] + "000000") if d else None
+        return self._by_code.get(division_codes.district_of(d.code)) if d else None
 
     def street_of(self, code) -> Division | None:
         """The street (township, area) a division lies in (itself for a street); None for districts."""
         d = self.get(code)
         if d is None or d.level == "district":
             return None
-        return self._by_code.get(d.code[:9] + "000")
+        return self._by_code.get(division_codes.street_of(d.code))
 
     def ancestors(self, code) -> list[Division]:
         """The divisions above ``code``, district first (empty for districts and unknown codes)."""
@@ -369,11 +346,11 @@ class Gazetteer:
         if district_code is None:
             return [d for d in self._by_code.values() if d.level == "street"]
         c = normalize_code(district_code)
-        return self.children(c[:6] + "000000") if c else []
+        return self.children(division_codes.district_of(c)) if c else []
 
     def counts(self) -> dict[str, int]:
         """Divisions per level, plus ``places``."""
-        out = dict.fromkeys(LEVELS, 0)
+        out: dict[str, int] = dict.fromkeys(LEVELS, 0)
         for d in self._by_code.values():
             out[d.level] += 1
         out["places"] = len(self._places)

@@ -151,10 +151,8 @@ class FieldChecks:
 
     def check_emergency(self, label: str, value: Any) -> dict | None:
         """``{transfer_to, markers}`` when valid, else None (problems reported)."""
+        value = self._mapping(label, value, "emergency", "transfer_to, markers")
         if value is None:
-            return None
-        if not isinstance(value, Mapping):
-            self.report(f"{label}: emergency must be a mapping {{transfer_to, markers}}")
             return None
         to = value.get("transfer_to")
         to_s = str(to) if isinstance(to, (str, int)) and not isinstance(to, bool) else None
@@ -172,10 +170,8 @@ class FieldChecks:
 
     def check_exclusion(self, label: str, value: Any) -> dict | None:
         """``{reason, markers}`` when valid, else None (problems reported)."""
+        value = self._mapping(label, value, "exclusion", "reason, markers")
         if value is None:
-            return None
-        if not isinstance(value, Mapping):
-            self.report(f"{label}: exclusion must be a mapping {{reason, markers}}")
             return None
         reason = value.get("reason")
         markers = str_list(value.get("markers", []))
@@ -186,3 +182,12 @@ class FieldChecks:
             self.report(f"{label}: exclusion markers must be a list of words")
             return None
         return {"reason": reason, "markers": tuple(markers)}
+
+    def _mapping(self, label: str, value: Any, field: str, keys: str) -> Mapping | None:
+        """``value`` when it is a mapping; None when absent or (reported) not a mapping of ``keys``."""
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self.report(f"{label}: {field} must be a mapping {{{keys}}}")
+            return None
+        return value

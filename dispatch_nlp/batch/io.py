@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dispatch_nlp.batch.tables import ColumnSpec, read_rows, table_format
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.files import atomic_open
+
+log = logging.getLogger(__name__)
 
 XLSX_MAX_ROWS = 1_048_576
 
@@ -174,7 +177,8 @@ def estimate_rows(path: str | Path, fmt: str | None = None, sheet: str | None = 
             for block in iter(lambda: fh.read(1 << 22), b""):
                 lines += block.count(b"\n")
         return max(lines - (1 if kind in ("csv", "tsv") else 0), 0)
-    except Exception:  # noqa: BLE001 - only a progress estimate; reading will report real problems
+    except Exception as exc:  # noqa: BLE001 - only a progress estimate; reading reports real problems
+        log.debug("%s: no row estimate (%s: %s)", path, type(exc).__name__, exc)
         return None
 
 

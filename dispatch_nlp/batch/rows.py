@@ -139,7 +139,7 @@ class RowProcessor:
         for (n, raw), err, dec in zip(items, errors, decisions):
             oid = _id_of(raw, self.spec, n)
             if dec is None:
-                dec = self._bad(oid, err)
+                dec = self._bad(oid, err or "failed")
             out.append(self._row(n, oid, err, dec, raw))
         return out
 
@@ -154,7 +154,8 @@ class RowProcessor:
     def _dispatch(self, orders: list[WorkOrder | None], errors: list[str | None]) -> list[DispatchDecision | None]:
         """Length-sorted batches (similar lengths pad least in the encoder); results in input order.
         A batch that fails is retried order by order so one bad order cannot stop the run."""
-        good = sorted((i for i, o in enumerate(orders) if o is not None), key=lambda i: len(orders[i].text))
+        present = [(i, o) for i, o in enumerate(orders) if o is not None]
+        good = [i for i, _ in sorted(present, key=lambda item: len(item[1].text))]
         result: list[DispatchDecision | None] = [None] * len(orders)
         for start in range(0, len(good), self.batch_size):
             idx = good[start: start + self.batch_size]

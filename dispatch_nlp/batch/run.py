@@ -168,6 +168,8 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
         raise InputError(f"{output.parent}: no such folder for the output file")
     if opts.chunk_size < 1 or opts.workers < 1 or opts.batch_size < 1:
         raise InputError("--chunk-size, --workers and --batch-size must be at least 1")
+    if opts.max_chars < 1:
+        raise InputError("--max-chars must be at least 1")
     if opts.compare_col and opts.compare_col in opts.spec.columns():
         log.info("--compare-col %s is also a column the orders are read from", opts.compare_col)
 

@@ -76,7 +76,7 @@ def _parse_json_line(line: str) -> dict:
     # local reader sees each line with its newline, which shows in the error's position).
     try:
         obj = json.loads(line + "\n")
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}
     return obj if isinstance(obj, dict) else {"__error__": "a JSON line must be an object"}
 

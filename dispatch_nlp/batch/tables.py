@@ -102,7 +102,7 @@ def _read_jsonl(path: Path, encoding: str) -> Iterator[tuple[int, dict]]:
                 n += 1
                 try:
                     obj = json.loads(line)
-                except ValueError as exc:
+                except json.JSONDecodeError as exc:
                     yield n, {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}
                     continue
                 yield n, obj if isinstance(obj, dict) else {"__error__": "a JSON line must be an object"}

@@ -11,8 +11,11 @@ import argparse
 import json
 import sys
 
+from dispatch_nlp.batch import BatchOptions, run_batch
+from dispatch_nlp.batch.report import summary_text
 from dispatch_nlp.batch.rows import DEFAULT_MAX_CHARS
 from dispatch_nlp.cli.model import add_column_flags, add_profile_flag, spec_from_args
+from dispatch_nlp.errors import InputError
 
 
 def register(sub) -> None:
@@ -54,9 +57,6 @@ def register(sub) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from dispatch_nlp.batch import BatchOptions, run_batch
-    from dispatch_nlp.errors import InputError
-
     if args.max_chars < 1:
         raise InputError("--max-chars must be at least 1")
     spec = spec_from_args(args)
@@ -82,8 +82,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
                           "changes": [str(p) for p in result.changes] if result.changes else None},
                          ensure_ascii=False, indent=2))
     if not args.quiet:
-        from dispatch_nlp.batch.report import summary_text
-
         print(f"dispatch-nlp batch: wrote {result.output}", file=sys.stderr)
         if result.resumed_rows:
             print(f"resumed after {result.resumed_rows} rows of an interrupted run", file=sys.stderr)

@@ -43,12 +43,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_corrections_import(args: argparse.Namespace) -> int:
-    from dispatch_nlp.lifecycle.corrections import open_store, read_corrections_table
+    from dispatch_nlp.lifecycle.corrections import Correction, open_store, read_corrections_table
 
     store = open_store(args.db)
-    good, bad = [], []
+    good: list[Correction] = []
+    bad: list[InputError] = []
     for _n, item in read_corrections_table(args.file, encoding=args.encoding):
-        (bad if isinstance(item, InputError) else good).append(item)
+        if isinstance(item, InputError):
+            bad.append(item)
+        else:
+            good.append(item)
     new, dup = store.add_many(good) if good else (0, 0)
     for err in bad[:50]:
         print(f"dispatch-nlp corrections import: {err}", file=sys.stderr)
@@ -81,7 +85,9 @@ def cmd_corrections_stats(args: argparse.Namespace) -> int:
     if "://" not in args.db and not Path(args.db).exists():
         raise InputError(f"{args.db}: no such corrections database")
     store = open_store(args.db)
-    kinds, fields, models = Counter(), Counter(), Counter()
+    kinds: Counter[str] = Counter()
+    fields: Counter[str] = Counter()
+    models: Counter[str] = Counter()
     total = 0
     for c in store.iter_all():
         total += 1

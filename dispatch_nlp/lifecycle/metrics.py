@@ -38,7 +38,7 @@ def expected_calibration_error(correct: np.ndarray, confidence: np.ndarray, bins
     return float(ece)
 
 
-def coverage_curve(correct: np.ndarray, confidence: np.ndarray, points: int = 21) -> list[dict[str, float]]:
+def coverage_curve(correct: np.ndarray, confidence: np.ndarray, points: int = 21) -> list[dict[str, float | None]]:
     """Accuracy of the orders at or above each confidence threshold, with the share they make up."""
     out = []
     for t in np.linspace(0.0, 1.0, points):
@@ -68,7 +68,7 @@ def head_report(gold: list[str | None], pred: list[str | None], confidence: list
     g = [x[0] for x in pairs]
     p = [x[1] for x in pairs]
     conf = np.array([x[2] for x in pairs], dtype=np.float64)
-    correct = np.array([a == b for a, b in pairs and zip(g, p)], dtype=np.float64)
+    correct = np.array([a == b for a, b in zip(g, p)], dtype=np.float64)
     f1 = per_class_f1(g, p)
     gold_classes = sorted(set(g))
     confused = Counter((a, b) for a, b in zip(g, p) if a != b).most_common(top_confusions)

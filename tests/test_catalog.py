@@ -541,3 +541,16 @@ def test_cli_diff(tmp_path, capsys):
     assert _run(["catalog", "diff", v1, v2, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["renamed"][0]["new_name"] == "违法建设"
     assert _run(["catalog", "diff", v1, str(tmp_path / "nope.yaml")]) == 2
+    out_file = tmp_path / "diff.txt"
+    assert _run(["catalog", "diff", v1, v2, "-o", str(out_file)]) == 0
+    assert out_file.read_text(encoding="utf-8") == out
+    assert "added:\n" in out and "removed:\n" in out and "renamed:\n" in out and "moved:\n" in out
+
+
+def test_cli_validate_unit_type_names(tmp_path, capsys):
+    assert _run(["catalog", "validate", str(ROOT / "catalog" / "unit-types-beijing.tsv")]) == 0
+    assert "OK — unit type names" in capsys.readouterr().out
+    bad = tmp_path / "types.tsv"
+    bad.write_text("unit_type\tlevel\tname\ncity_rsj\tdistrict\t人社局\n", encoding="utf-8")
+    assert _run(["catalog", "validate", str(bad)]) == 1
+    assert "'city_rsj' is not a district unit type" in capsys.readouterr().out

@@ -8,11 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from dispatch_nlp.errors import CatalogError
+from dispatch_nlp.files import atomic_write
 from dispatch_nlp.knowledge.catalog import Catalog, diff, validate
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
+from dispatch_nlp.knowledge.units import UNIT_TYPES_HEADER, UnitsRegistry, read_unit_type_names
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
 
@@ -27,11 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="catalog_command", metavar="{validate,diff}")
     sub.required = True
 
-    v = sub.add_parser(
-        "validate",
-        help="report every problem of a catalog file (exit 1 if any)",
-        description="Report every problem of a catalog file (YAML or JSON), each naming the item "
-        "path or line and what to fix. Exit 0 clean, 1 problems, 2 unreadable.",
+    v = _subcommand(
+        sub,
+        cmd_validate,
+        "report every problem of a catalog file (exit 1 if any)",
+        "Report every problem of a catalog file (YAML or JSON), each naming the item path or line and what to "
+        "fix. Exit 0 clean, 1 problems, 2 unreadable.",
     )
     v.add_argument("path", help="catalog file (.yaml/.yml/.json), or a gazetteer, places or units table (.tsv)")
     v.add_argument(
@@ -39,19 +44,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="units registry (TSV) to check unit types and ids against; default: the vocabulary of docs/contracts.md",
     )
-    v.set_defaults(func=cmd_validate)
-
-    d = sub.add_parser(
-        "diff",
-        help="list added, removed, renamed and moved items between two catalogs",
-        description="List items added, removed, renamed and moved (by parent change or by the new "
-        "catalog's migration map) from OLD to NEW.",
+    d = _subcommand(
+        sub,
+        cmd_diff,
+        "list added, removed, renamed and moved items between two catalogs",
+        "List items added, removed, renamed and moved (by parent change or by the new catalog's migration map) "
+        "from OLD to NEW.",
     )
     d.add_argument("old", help="the earlier catalog file")
     d.add_argument("new", help="the later catalog file")
     d.add_argument("--json", action="store_true", help="print the diff as JSON")
     d.add_argument("-o", "--output", metavar="PATH", help="write the listing or JSON here instead of stdout")
-    d.set_defaults(func=cmd_diff)
+
+
+def _subcommand(
+    sub: argparse._SubParsersAction, func: Callable[[argparse.Namespace], int], help_text: str, description: str
+) -> argparse.ArgumentParser:
+    """A ``catalog`` subcommand named after its ``cmd_<name>`` function, which it runs."""
+    p = sub.add_parser(func.__name__.removeprefix("cmd_"), help=help_text, description=description)
+    p.set_defaults(func=func)
+    return p
 
 
 def _unreadable(path: str) -> str | None:
@@ -69,34 +81,40 @@ def _unreadable(path: str) -> str | None:
     return None
 
 
-def _load_units(path: str) -> Any:
-    from dispatch_nlp.knowledge.units import UnitsRegistry
+def _all_readable(command: str, paths: Iterable[str]) -> bool:
+    """True when every path can be read; else says which cannot (on stderr) and returns False."""
+    for path in paths:
+        msg = _unreadable(path)
+        if msg:
+            print(f"dispatch-nlp catalog {command}: {msg}", file=sys.stderr)
+            return False
+    return True
 
-    return UnitsRegistry.load(path)
+
+def _print_problems(head: str, problems: list[str]) -> None:
+    print(head)
+    for problem in problems:
+        print(f"  - {problem}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    for path in [args.path] + ([args.units] if args.units else []):
-        msg = _unreadable(path)
-        if msg:
-            print(f"dispatch-nlp catalog validate: {msg}", file=sys.stderr)
-            return EXIT_UNREADABLE
+    if not _all_readable("validate", [args.path] + ([args.units] if args.units else [])):
+        return EXIT_UNREADABLE
     units = None
     if args.units:
         try:
-            units = _load_units(args.units)
+            units = UnitsRegistry.load(args.units)
         except CatalogError as exc:
-            print(f"units registry {args.units}: {len(exc.problems)} problem(s); fix it before checking units:")
-            for problem in exc.problems:
-                print(f"  - {problem}")
+            _print_problems(
+                f"units registry {args.units}: {len(exc.problems)} problem(s); fix it before checking units:",
+                exc.problems,
+            )
             return EXIT_PROBLEMS
     if args.path.lower().endswith((".tsv", ".txt")):
         return _validate_table(args.path)
     problems = validate(args.path, units=units)
     if problems:
-        print(f"{args.path}: {len(problems)} problem(s)")
-        for problem in problems:
-            print(f"  - {problem}")
+        _print_problems(f"{args.path}: {len(problems)} problem(s)", problems)
         return EXIT_PROBLEMS
     catalog = Catalog.load(args.path, units=units)
     per_level: dict[int, int] = {}
@@ -111,10 +129,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _validate_table(path: str) -> int:
-    """Gazetteer, places and units tables: told apart by their header line."""
-    from dispatch_nlp.knowledge.gazetteer import Gazetteer
-    from dispatch_nlp.knowledge.units import UnitsRegistry
-
+    """Gazetteer, places, units and unit type name tables: told apart by their header line."""
     header = ""
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         for line in fh:
@@ -128,17 +143,34 @@ def _validate_table(path: str) -> int:
         kind, problems = "places table", Gazetteer.load(places=False).validate_places(path)
     elif cols[:2] == ["id", "name"]:
         kind, problems = "units registry", UnitsRegistry.validate(path, gazetteer=Gazetteer.load())
+    elif cols == UNIT_TYPES_HEADER:
+        kind, problems = "unit type names", _unit_type_name_problems(path)
     else:
         print(f"{path}: not a catalog table: the header should start with code/name/level (gazetteer), "
-              "name/code/kind (places) or id/name (units registry)")
+              "name/code/kind (places), id/name (units registry) or be unit_type/level/name (unit type names)")
         return EXIT_PROBLEMS
     if problems:
-        print(f"{path}: {kind}, {len(problems)} problem(s)")
-        for problem in problems:
-            print(f"  - {problem}")
+        _print_problems(f"{path}: {kind}, {len(problems)} problem(s)", problems)
         return EXIT_PROBLEMS
     print(f"{path}: OK — {kind}")
     return EXIT_OK
+
+
+def _unit_type_name_problems(path: str) -> list[str]:
+    try:
+        read_unit_type_names(path)
+    except CatalogError as exc:
+        return list(exc.problems)
+    return []
+
+
+# One line per entry of each section of a diff, in the order the listing shows them.
+_DIFF_LINES: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("added", lambda e: f"  + {e['code']}  {e['path']}"),
+    ("removed", lambda e: f"  - {e['code']}  {e['path']}" + (f"  ({e['via']})" if e.get("via") else "")),
+    ("renamed", lambda e: f"  ~ {e['code']}  {e['old_name']} → {e['new_name']}  ({e['new_path']})"),
+    ("moved", lambda e: f"  > {e['old_code']} {e['old_path']}  →  {e['new_code']} {e['new_path']}  (by {e['via']})"),
+)
 
 
 def format_diff(result: dict[str, Any]) -> str:
@@ -149,45 +181,29 @@ def format_diff(result: dict[str, Any]) -> str:
         f"{len(result['added'])} added, {len(result['removed'])} removed, {len(result['renamed'])} renamed, "
         f"{len(result['moved'])} moved"
     ]
-    if result["added"]:
-        lines.append("added:")
-        lines += [f"  + {e['code']}  {e['path']}" for e in result["added"]]
-    if result["removed"]:
-        lines.append("removed:")
-        lines += [
-            f"  - {e['code']}  {e['path']}" + (f"  ({e['via']})" if e.get("via") else "") for e in result["removed"]
-        ]
-    if result["renamed"]:
-        lines.append("renamed:")
-        lines += [f"  ~ {e['code']}  {e['old_name']} → {e['new_name']}  ({e['new_path']})" for e in result["renamed"]]
-    if result["moved"]:
-        lines.append("moved:")
-        lines += [
-            f"  > {e['old_code']} {e['old_path']}  →  {e['new_code']} {e['new_path']}  (by {e['via']})"
-            for e in result["moved"]
-        ]
+    for key, line in _DIFF_LINES:
+        if result[key]:
+            lines.append(f"{key}:")
+            lines += [line(e) for e in result[key]]
     return "\n".join(lines) + "\n"
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    for path in (args.old, args.new):
-        msg = _unreadable(path)
-        if msg:
-            print(f"dispatch-nlp catalog diff: {msg}", file=sys.stderr)
-            return EXIT_UNREADABLE
+    if not _all_readable("diff", (args.old, args.new)):
+        return EXIT_UNREADABLE
     catalogs = []
     for path in (args.old, args.new):
         try:
             catalogs.append(Catalog.load(path))
         except CatalogError as exc:
-            print(f"{path}: {len(exc.problems)} problem(s); run 'dispatch-nlp catalog validate {path}':")
-            for problem in exc.problems:
-                print(f"  - {problem}")
+            _print_problems(
+                f"{path}: {len(exc.problems)} problem(s); run 'dispatch-nlp catalog validate {path}':", exc.problems
+            )
             return EXIT_PROBLEMS
     result = diff(catalogs[0], catalogs[1])
     text = json.dumps(result, ensure_ascii=False, indent=2) + "\n" if args.json else format_diff(result)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        atomic_write(args.output, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK

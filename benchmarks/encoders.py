@@ -80,12 +80,14 @@ class TimedMember:
     def classes(self, head: str) -> list[str]:
         return self.member.classes(head)
 
-    def probs(self, texts, heads=None):
+    def predict_proba(self, texts, heads=None):
         t0 = time.perf_counter()
-        out = self.member.probs(texts, heads)
+        out = self.member.predict_proba(texts, heads)
         self.ms += (time.perf_counter() - t0) * 1000
         self.calls += 1
         return out
+
+    probs = predict_proba
 
     def take(self) -> tuple[float, int]:
         ms, calls = self.ms, self.calls

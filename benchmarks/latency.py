@@ -5,7 +5,6 @@ end-to-end summaries; ``latency_ratios`` divides p50s within that result."""
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,15 +25,13 @@ class Variant:
 
 
 def _with_classifier(base, members: dict, weights: dict):
-    """A shallow copy of a loaded ``Dispatcher`` whose classifier stage holds ``members`` (or none)."""
+    """The loaded ``Dispatcher``'s model with a classifier stage holding ``members`` (or none)."""
     from dispatch_nlp.components.classifier import ClassifierStage
 
-    d = copy.copy(base)
     stages = [s for s in base.stages if s.name != "classifier"]
     if members:
         stages.append(ClassifierStage(members, {m: weights.get(m, 1.0) for m in members}, base.catalog))
-    d.stages = stages
-    return d
+    return base.with_components(stages)
 
 
 def build_variants(prof: Profile, model_dir, encoder_dir: Path | None, cache_dir: Path, skipped: dict) -> tuple[list[Variant], dict]:

@@ -4,9 +4,12 @@
     d = Dispatcher.load()                      # the shipped default model
     decision = d.dispatch("市民反映：朝阳区望京街道某小区暖气不热")
     decisions = d.dispatch_batch(orders, batch_size=64)
+    for decision in d.pipe(orders): ...       # lazily, in input order
+    rules_only = Dispatcher.load(disable=["classifier"])
 
 A model directory holds ``config.json`` (which catalog, gazetteer and units registry it was built for,
-which stages run, routing thresholds), the trained files when there are any, and ``checksums.json``
+which components run: ``components``, built by name from ``dispatch_nlp.pipeline.registry``; routing
+thresholds), the trained files when there are any, and ``checksums.json``
 (sha256 of every file, verified on load). Paths written ``catalog:NAME`` point into the shipped
 ``catalog/`` folder; any other path is relative to the model directory.
 
@@ -14,6 +17,9 @@ Profiles: a model trained with an encoder also carries a ``fast`` profile (the l
 rules, with their own fusion, calibration and threshold, fitted on the same dev split) next to the
 ``full`` one (every member). ``Dispatcher.load(profile=...)`` picks one; without it the environment
 variable ``DISPATCH_NLP_PROFILE``, then the config's ``default_profile``, then ``full``.
+
+Environment variables are read at the edge (the CLI, the service settings, the Spark entry) by
+``profile_from_env`` and ``ort_spin_from_env`` and passed down as arguments.
 """
 
 from __future__ import annotations
@@ -21,16 +27,27 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dispatch_nlp.errors import ModelError
-from dispatch_nlp.pipeline import Doc, MaskStage, NormalizeStage, SegmentStage, timed
+from dispatch_nlp.components.preprocess import build_segmenter
+from dispatch_nlp.errors import InputError, ModelError
+from dispatch_nlp.files import atomic_write
+from dispatch_nlp.knowledge.catalog import Catalog
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
+from dispatch_nlp.knowledge.units import UnitsRegistry
+from dispatch_nlp.pipeline import Component, Doc, timed
+from dispatch_nlp.pipeline.registry import Resources, build_components, check_disable
 from dispatch_nlp.resources import catalog_dir, default_model_dir
 from dispatch_nlp.routing.router import Router, RouteSettings
+from dispatch_nlp.routing.units_learned import load_unit_model
 from dispatch_nlp.types import DispatchDecision, WorkOrder
+
+__all__ = ["Dispatcher", "read_config", "apply_profile", "profiles_of", "verify_checksums", "write_checksums",
+           "resolve_resource", "build_segmenter", "profile_from_env", "ort_spin_from_env", "check_batch_size"]
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +92,7 @@ def write_checksums(model_dir: Path) -> dict[str, str]:
         for p in sorted(model_dir.rglob("*"))
         if p.is_file() and p.name != CHECKSUM_FILE
     }
-    (model_dir / CHECKSUM_FILE).write_text(json.dumps(sums, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write(model_dir / CHECKSUM_FILE, json.dumps(sums, indent=2, ensure_ascii=False) + "\n")
     return sums
 
 
@@ -103,15 +120,6 @@ def read_config(model_dir: Path) -> dict[str, Any]:
     return config
 
 
-def build_segmenter(catalog, gazetteer, engine: str = "rjieba"):
-    """The segmenter with the user dictionary every path uses: catalog keywords and place names."""
-    from dispatch_nlp.text.segment import Segmenter
-
-    user_words = {kw for item in catalog.leaves() for kw in item.keywords}
-    user_words |= {s for s, _, kind in gazetteer.surfaces() if len(s) >= 2 and kind != "short"}
-    return Segmenter(user_words, engine=engine)
-
-
 def profiles_of(config: dict[str, Any]) -> list[str]:
     return [FULL_PROFILE] + sorted(config.get("profiles", {}))
 
@@ -119,8 +127,6 @@ def profiles_of(config: dict[str, Any]) -> list[str]:
 def apply_profile(config: dict[str, Any], profile: str | None, model_dir: Path) -> tuple[dict[str, Any], str]:
     """The config as ``profile`` runs it: its ``classifier`` section replaces the config's, its ``route``
     keys override the config's. Returns (config, the profile's name)."""
-    import os
-
     name = profile or os.environ.get("DISPATCH_NLP_PROFILE") or config.get("default_profile") or FULL_PROFILE
     if name == FULL_PROFILE:
         return config, name
@@ -134,16 +140,50 @@ def apply_profile(config: dict[str, Any], profile: str | None, model_dir: Path) 
     return out, name
 
 
-class Dispatcher:
-    """Routes work orders. Build it with ``Dispatcher.load(model_dir)``; it is safe to share between threads."""
+def profile_from_env(profile: str | None = None) -> str | None:
+    """At the edge: ``profile`` when given, else ``DISPATCH_NLP_PROFILE`` (None when unset or empty)."""
+    return profile or os.environ.get("DISPATCH_NLP_PROFILE") or None
 
-    def __init__(self, *, catalog, gazetteer, units, stages, router: Router, model_dir: Path, config: dict,
-                 profile: str = FULL_PROFILE):
+
+def ort_spin_from_env() -> bool:
+    """At the edge: whether ``DISPATCH_NLP_ORT_SPIN=1`` asks ONNX Runtime threads to busy-wait."""
+    return os.environ.get("DISPATCH_NLP_ORT_SPIN", "0") == "1"
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """``batch_size`` when it is an int of at least 1, else ``InputError``."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be an integer of at least 1, not {batch_size!r}")
+    return batch_size
+
+
+def load_resources(model_dir: Path, config: dict[str, Any], *, user_places: str | Path | None = None,
+                   ort_spin: bool = False) -> Resources:
+    """The catalog, gazetteer and units registry a model config names (paths ``catalog:NAME`` or relative)."""
+    res = config.get("resources", {})
+    units = UnitsRegistry.load(resolve_resource(model_dir, res.get("units", "catalog:units-beijing.tsv")))
+    catalog = Catalog.load(resolve_resource(model_dir, res.get("catalog", "catalog:beijing-12345.yaml")), units=units)
+    gazetteer = Gazetteer.load(
+        resolve_resource(model_dir, res.get("gazetteer", "catalog:gazetteer-beijing.tsv")),
+        places=resolve_resource(model_dir, res.get("places", "catalog:places-beijing.tsv")),
+        user_places=user_places,
+    )
+    return Resources(catalog=catalog, gazetteer=gazetteer, units=units, model_dir=model_dir, ort_spin=ort_spin)
+
+
+class Dispatcher:
+    """Routes work orders. Build it with ``Dispatcher.load(model_dir)``; it is safe to share between threads.
+
+    The constructor takes built parts; ``with_components(stages)`` is the supported way to run the same
+    model with other components (benchmarks swap the classifier's members this way)."""
+
+    def __init__(self, *, catalog, gazetteer, units, stages: Sequence[Component], router: Router, model_dir: Path,
+                 config: dict, profile: str = FULL_PROFILE):
         self.profile = profile
         self.catalog = catalog
         self.gazetteer = gazetteer
         self.units = units
-        self.stages = stages
+        self.stages = list(stages)
         self.router = router
         self.model_dir = model_dir
         self.config = config
@@ -158,48 +198,24 @@ class Dispatcher:
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, *, cut_trails: bool | None = None,
-             user_places: str | Path | None = None, profile: str | None = None) -> "Dispatcher":
+             user_places: str | Path | None = None, profile: str | None = None,
+             disable: Iterable[str] | None = None, ort_spin: bool = False) -> Dispatcher:
         """Load a model directory (None = the shipped default). ``cut_trails`` overrides the config's
         normalization setting (on for history, off on the hot path); ``user_places`` is a table of
         compounds, roads and landmarks merged into the gazetteer; ``profile`` picks which members
-        run (``fast`` or ``full``, see the module docstring)."""
-        from dispatch_nlp.components.jurisdiction.resolver import build_jurisdiction_stage
-        from dispatch_nlp.components.rules import RulesStage
-        from dispatch_nlp.knowledge.catalog import Catalog
-        from dispatch_nlp.knowledge.gazetteer import Gazetteer
-        from dispatch_nlp.knowledge.units import UnitsRegistry
-
+        run (``fast`` or ``full``, see the module docstring); ``disable`` names components of the
+        config's ``components`` list to leave out (``InputError`` for a name no component has);
+        ``ort_spin`` lets the encoder member's ONNX Runtime threads busy-wait."""
         t0 = time.perf_counter()
+        skip = check_disable(disable)
         mdir = Path(model_dir) if model_dir is not None else default_model_dir()
         config, profile = apply_profile(read_config(mdir), profile, mdir)
         verify_checksums(mdir)
-        res = config.get("resources", {})
-        units = UnitsRegistry.load(resolve_resource(mdir, res.get("units", "catalog:units-beijing.tsv")))
-        catalog = Catalog.load(resolve_resource(mdir, res.get("catalog", "catalog:beijing-12345.yaml")), units=units)
-        gazetteer = Gazetteer.load(
-            resolve_resource(mdir, res.get("gazetteer", "catalog:gazetteer-beijing.tsv")),
-            places=resolve_resource(mdir, res.get("places", "catalog:places-beijing.tsv")),
-            user_places=user_places,
-        )
-        norm_cfg = config.get("normalize", {})
-        segmenter = build_segmenter(catalog, gazetteer, config.get("segment", {}).get("engine", "rjieba"))
-        stages = [
-            NormalizeStage(
-                cut_trails=norm_cfg.get("cut_trails", False) if cut_trails is None else cut_trails,
-                max_chars=int(norm_cfg.get("max_chars", 5000)),
-            ),
-            MaskStage(),
-            SegmentStage(segmenter),
-            RulesStage(catalog),
-            build_jurisdiction_stage(gazetteer, mdir, config.get("jurisdiction", {})),
-        ]
-        if config.get("classifier"):
-            from dispatch_nlp.components.classifier import ClassifierStage
-
-            stages.append(ClassifierStage.load(mdir, config["classifier"], catalog))
+        resources = load_resources(mdir, config, user_places=user_places, ort_spin=ort_spin)
+        overrides = {"normalize": {"cut_trails": cut_trails}} if cut_trails is not None else {}
+        stages = build_components(config, resources, disable=skip, overrides=overrides)
+        catalog, gazetteer, units = resources.catalog, resources.gazetteer, resources.units
         settings = RouteSettings.from_dict({**catalog.settings, **config.get("route", {})})
-        from dispatch_nlp.routing.units_learned import load_unit_model
-
         router = Router(catalog, gazetteer, units, settings, model_version=config.get("model_version"),
                         unit_model=load_unit_model(mdir, config.get("units")))
         log.info("loaded model %s (profile %s, catalog %s) in %.0f ms", config.get("model_version"), profile,
@@ -207,18 +223,38 @@ class Dispatcher:
         return cls(catalog=catalog, gazetteer=gazetteer, units=units, stages=stages, router=router,
                    model_dir=mdir, config=config, profile=profile)
 
+    def with_components(self, stages: Sequence[Component]) -> Dispatcher:
+        """The same model (catalog, gazetteer, router, config) running ``stages`` instead."""
+        return type(self)(catalog=self.catalog, gazetteer=self.gazetteer, units=self.units, stages=stages,
+                          router=self.router, model_dir=self.model_dir, config=self.config, profile=self.profile)
+
     def dispatch(self, order: WorkOrder | str | dict) -> DispatchDecision:
         """Route one order (a ``WorkOrder``, a plain string or a dict with ``text``)."""
         return self.dispatch_batch([order], batch_size=1)[0]
 
     def dispatch_batch(self, orders: Iterable[WorkOrder | str | dict], batch_size: int = 64) -> list[DispatchDecision]:
         """Route many orders; decisions come back in input order. Raises ``TypeError`` for an order
-        that is not text (the batch engine catches it per row)."""
+        that is not text (the batch engine catches it per row), before routing any, and ``InputError``
+        for a ``batch_size`` that is not an integer of at least 1."""
+        check_batch_size(batch_size)
         docs = [Doc.from_order(WorkOrder.coerce(o)) for o in orders]
         decisions: list[DispatchDecision] = []
-        for i in range(0, len(docs), max(batch_size, 1)):
+        for i in range(0, len(docs), batch_size):
             decisions.extend(self._run(docs[i: i + batch_size], batch_size))
         return decisions
+
+    def pipe(self, orders: Iterable[WorkOrder | str | dict], batch_size: int = 64) -> Iterator[DispatchDecision]:
+        """Route a stream of orders lazily: read ``batch_size`` orders, yield their decisions in input
+        order, read the next ones. A non-text order raises ``TypeError`` when its batch is read."""
+        check_batch_size(batch_size)
+        batch: list[Doc] = []
+        for order in orders:
+            batch.append(Doc.from_order(WorkOrder.coerce(order)))
+            if len(batch) == batch_size:
+                yield from self._run(batch, batch_size)
+                batch = []
+        if batch:
+            yield from self._run(batch, batch_size)
 
     def _run(self, docs: list[Doc], batch_size: int) -> list[DispatchDecision]:
         t0 = time.perf_counter()

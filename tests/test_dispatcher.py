@@ -19,6 +19,7 @@ def rules_only_dir(tmp_path):
     config = json.loads((ROOT / "models" / "default" / "config.json").read_text("utf-8"))
     for key in ("classifier", "jurisdiction", "units", "profiles", "default_profile"):
         config.pop(key, None)
+    config["components"] = [c for c in config["components"] if c != "classifier"]
     config["model_version"] = None
     (mdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return mdir

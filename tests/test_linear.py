@@ -63,7 +63,7 @@ class _CountingMember:
     def classes(self, head):
         return self.leaf_classes if head == "leaf" else ["咨询", "投诉"]
 
-    def probs(self, texts, heads=None):
+    def predict_proba(self, texts, heads=None):
         self.passes += 1
         n = len(texts)
         out = {"leaf": np.tile([0.7] + [0.3 / (len(self.leaf_classes) - 1)] * (len(self.leaf_classes) - 1), (n, 1)),
@@ -84,6 +84,6 @@ def test_classifier_runs_each_member_once_per_batch_for_all_heads():
     docs = [Doc.from_order(WorkOrder(id=str(i), text=f"第{i}条工单")) for i in range(5)]
     out = list(stage.pipe(docs, batch_size=8))
     assert member.passes == 1
-    ev = out[0].evidence["classifier"]
+    ev = out[0].classifier
     assert max(ev.leaf_probs, key=ev.leaf_probs.get) == leaves[0]
     assert max(ev.appeal_probs, key=ev.appeal_probs.get) == "投诉"

@@ -138,14 +138,17 @@ def test_onnx_attention_is_fused_and_padding_safe(trained, tmp_path):
 
 def test_session_options_do_not_spin_unless_asked(monkeypatch):
     from dispatch_nlp.components.members.encoder import session_options
+    from dispatch_nlp.dispatcher import ort_spin_from_env
 
-    monkeypatch.delenv("DISPATCH_NLP_ORT_SPIN", raising=False)
+    monkeypatch.setenv("DISPATCH_NLP_ORT_SPIN", "1")  # the library reads no variable: the edge passes it
     monkeypatch.setenv("DISPATCH_NLP_THREADS", "3")
     so = session_options()
     assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert so.intra_op_num_threads == 3
-    monkeypatch.setenv("DISPATCH_NLP_ORT_SPIN", "1")
-    assert session_options(1).get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert session_options(1, spin=True).get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert ort_spin_from_env() is True
+    monkeypatch.delenv("DISPATCH_NLP_ORT_SPIN")
+    assert ort_spin_from_env() is False
 
 
 def test_trained_model_loads_and_learns(trained):

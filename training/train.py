@@ -2,7 +2,9 @@
 
     train(table, spec, TrainOptions(output=...)) -> metrics dict
 
-Steps: load the catalog (or build it from the labels), read and clean the table (``dispatch_nlp.training.data``),
+Steps: load the catalog (or build it from the labels), read and clean the table (``dispatch_nlp.training.data``:
+the text through the same normalize and mask components, built from the same config sections, as the
+``Dispatcher`` that will load the model),
 fit the members (the character n-gram linear member always; the encoder member when an encoder is
 given), fit the fusion on the dev split (member weights, the weight of the catalog rules, an isotonic
 calibration of the fused confidence, and the automatic-dispatch threshold that reaches the target
@@ -26,6 +28,9 @@ import numpy as np
 
 from dispatch_nlp.batch.tables import ColumnSpec
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.pipeline import Doc
+from dispatch_nlp.pipeline.registry import Resources, build_components, component_names
+from dispatch_nlp.types import WorkOrder
 
 from .data import Example, load_examples
 
@@ -59,30 +64,23 @@ class TrainOptions:
     default_profile: str = "fast"  # with an encoder: which profile Dispatcher.load() runs (fast or full)
 
 
-def _leaf_probs_matrix(stage, texts: list[str], leaves: list[str]) -> dict[str, np.ndarray]:
-    """Per member, probabilities over ``leaves`` (columns in that order)."""
-    index = {c: i for i, c in enumerate(leaves)}
-    out = {}
-    for name, member in stage.members.items():
-        p = member.probs(texts, ["leaf"])["leaf"]
-        full = np.zeros((len(texts), len(leaves)))
-        cols = [index[c] for c in member.classes("leaf")]
-        full[:, cols] = p
-        out[name] = full
-    return out
+# The model config's preprocessing sections: what training prepares the text with and what it writes
+# into config.json, so the Dispatcher loading the model runs the same components with the same settings
+# (training also cuts handling trails: history has them, new orders do not).
+PREPROCESS_CONFIG: dict = {"normalize": {"cut_trails": False, "max_chars": 5000}, "segment": {"engine": "rjieba"}}
 
 
-def _rules_matrix(rules_stage, segmenter, texts: list[str], leaves: list[str]) -> np.ndarray:
-    from dispatch_nlp.pipeline import Doc
-    from dispatch_nlp.types import WorkOrder
-
+def _rules_matrix(config: dict, resources: Resources, texts: list[str], leaves: list[str]) -> np.ndarray:
+    """The rules' distribution over ``leaves`` for prepared texts: the config's segment and rules
+    components, built by the same factories as the Dispatcher's, over the text the members read."""
     index = {c: i for i, c in enumerate(leaves)}
     m = np.zeros((len(texts), len(leaves)))
-    for i, text in enumerate(texts):
-        doc = Doc.from_order(WorkOrder(text=text))
-        doc.tokens = segmenter.tokenize(text)
-        rules_stage(doc)
-        for code, p in doc.evidence["rules"].distribution().items():
+    names = [n for n in component_names(config) if n in ("segment", "rules")]
+    docs = [Doc.from_order(WorkOrder(text=text)) for text in texts]
+    for stage in build_components(config, resources, names=names):
+        docs = list(stage.pipe(docs))
+    for i, doc in enumerate(docs):
+        for code, p in (doc.rules.distribution() if doc.rules is not None else {}).items():
             if code in index:
                 m[i, index[code]] = p
     return m
@@ -190,7 +188,6 @@ def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
 
 
 def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
-    from dispatch_nlp.components.rules import RulesStage
     from dispatch_nlp.dispatcher import Dispatcher, build_segmenter, write_checksums
     from dispatch_nlp.knowledge.gazetteer import Gazetteer
     from dispatch_nlp.lifecycle.evaluate import evaluate_examples
@@ -209,9 +206,11 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         label_paths = sorted({r.category for r in read_labeled(table, spec, encoding=opts.encoding)
                               if not isinstance(r, InputError) and r.category})
     catalog = _catalog_for(opts, label_paths)
+    pipeline_cfg = {"components": component_names({**PREPROCESS_CONFIG, "classifier": True}), **PREPROCESS_CONFIG}
     examples, report = load_examples(table, spec, catalog, gazetteer, split_col=opts.split_col,
                                      dev_ratio=opts.dev_ratio, test_ratio=opts.test_ratio, seed=opts.seed,
-                                     encoding=opts.encoding, max_rows=opts.max_rows, progress=opts.progress)
+                                     encoding=opts.encoding, max_rows=opts.max_rows, progress=opts.progress,
+                                     config=pipeline_cfg)
     if report.unknown_categories:
         shown = "; ".join(f"{k} ({v} rows)" for k, v in report.unknown_categories.most_common(20))
         raise InputError(f"{table}: {len(report.unknown_categories)} category label(s) are not in catalog "
@@ -265,9 +264,10 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     index = {c: i for i, c in enumerate(leaves)}
     dev_known = [e for e in dev_ex if e.leaf in index]
     dev_texts = [e.text for e in dev_known]
-    member_p = _leaf_probs_matrix(stage, dev_texts, leaves)
-    segmenter = build_segmenter(catalog, gazetteer)
-    rules_p = _rules_matrix(RulesStage(catalog), segmenter, dev_texts, leaves)
+    _, member_p, _ = stage.aligned_probs(dev_texts, "leaf")  # columns: ``leaves``, as the stage aligns them
+    resources = Resources(catalog=catalog, gazetteer=gazetteer, model_dir=staging)
+    rules_p = _rules_matrix(pipeline_cfg, resources, dev_texts, leaves)
+    segmenter = build_segmenter(catalog, gazetteer, pipeline_cfg["segment"]["engine"])
     gold = np.array([index[e.leaf] for e in dev_known])
     fusion = fit_fusion(member_p, rules_p, gold, opts.target_precision)
     classifier_cfg["weights"] = fusion["weights"]
@@ -321,8 +321,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         "catalog_version": catalog.version,
         "resources": {"catalog": catalog_ref, "gazetteer": "catalog:gazetteer-beijing.tsv",
                       "places": "catalog:places-beijing.tsv", "units": "catalog:units-beijing.tsv"},
-        "normalize": {"cut_trails": False, "max_chars": 5000},
-        "segment": {"engine": "rjieba"},
+        **pipeline_cfg,
         "classifier": classifier_cfg,
         "route": _route_section(fusion),
         **({"profiles": profiles, "default_profile": opts.default_profile} if profiles else {}),

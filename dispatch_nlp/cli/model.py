@@ -1,7 +1,9 @@
 """``dispatch-nlp train`` and ``dispatch-nlp evaluate``: the commands that make and judge models.
 
 Both read a labeled table whose columns are named by the shared column flags (``add_column_flags``).
-Training code lives in the ``training`` package and is imported only when these commands run.
+Training code (``dispatch_nlp.training``) is imported only when ``train`` runs; ``evaluate`` reads the
+table with the runtime's ``dispatch_nlp.lifecycle.examples``, preparing the text with the model's own
+components.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 from dispatch_nlp.batch.tables import ColumnSpec
+from dispatch_nlp.cli._lazy import require_training
 from dispatch_nlp.errors import InputError
 
 
@@ -51,6 +54,7 @@ def spec_from_args(args: argparse.Namespace) -> ColumnSpec:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    require_training("train")  # InputError (exit 2) naming the [train] extra when it is missing
     from dispatch_nlp.training.train import TrainOptions, metrics_summary, train
 
     opts = TrainOptions(
@@ -74,14 +78,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dispatch_nlp.dispatcher import Dispatcher
     from dispatch_nlp.lifecycle.evaluate import evaluate_examples
-    from dispatch_nlp.training.data import load_examples
+    from dispatch_nlp.lifecycle.examples import load_examples
 
     dispatcher = Dispatcher.load(args.model, profile=args.profile)
     spec = spec_from_args(args)
     split_col = (args.split_col or "split") if args.split else None
     examples, report = load_examples(args.data, spec, dispatcher.catalog, dispatcher.gazetteer, split_col=split_col,
                                      dev_ratio=0.0, test_ratio=0.0, encoding=args.encoding, max_rows=args.max_rows,
-                                     progress=not args.json, drop_near_duplicates=False)
+                                     progress=not args.json, config=dispatcher.config)
     if args.split:
         examples = [e for e in examples if e.split == args.split]
     if report.unknown_categories:

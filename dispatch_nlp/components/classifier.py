@@ -3,8 +3,8 @@
 ``ClassifierStage.load(model_dir, config, catalog)`` reads the members named in the model config's
 ``classifier`` section. For a batch of docs it computes each member's probabilities per head
 (``leaf`` = the catalog leaf, ``appeal``), combines them with the weights and the fusion rule fitted
-on the dev split (``combine``), and stores a ``ClassifierEvidence`` under
-``doc.evidence["classifier"]``. Parent levels are the sums of their leaves, so a leaf prediction is
+on the dev split (``combine``), and stores a ``ClassifierEvidence`` in ``doc.classifier``. Training
+fits the fusion on the same per-member columns (``aligned_probs``). Parent levels are the sums of their leaves, so a leaf prediction is
 always consistent with its parents.
 """
 
@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch_nlp.components.members.base import Member
 from dispatch_nlp.components.members.linear import LinearMember
 from dispatch_nlp.errors import ModelError
-from dispatch_nlp.pipeline import BaseComponent, Doc
+from dispatch_nlp.pipeline.component import BaseComponent
+from dispatch_nlp.pipeline.doc import Doc
 
 KEEP_TOP = 20  # leaves kept per order (the rest of the mass is spread thin and never decides)
 FUSIONS = ("mean", "geometric")
@@ -61,21 +63,23 @@ class ClassifierEvidence:
 class ClassifierStage(BaseComponent):
     name = "classifier"
 
-    def __init__(self, members: dict[str, object], weights: dict[str, float], catalog, fusion: str = "mean"):
+    def __init__(self, members: dict[str, Member], weights: dict[str, float], catalog, fusion: str = "mean"):
         self.fusion = check_fusion(fusion)
         self.members = members
         self.weights = weights
         self.catalog = catalog
 
     @classmethod
-    def load(cls, model_dir: Path, config: dict, catalog) -> "ClassifierStage":
-        members: dict[str, object] = {}
+    def load(cls, model_dir: Path, config: dict, catalog, *, ort_spin: bool = False) -> ClassifierStage:
+        """The members named in ``config`` (the model config's ``classifier`` section); ``ort_spin``
+        lets the encoder member's ONNX Runtime threads busy-wait."""
+        members: dict[str, Member] = {}
         if "linear" in config:
-            members["linear"] = LinearMember.load(Path(model_dir) / config["linear"])
+            members["linear"] = LinearMember.load(Path(model_dir), config["linear"])
         if "encoder" in config:
             from dispatch_nlp.components.members.encoder import EncoderMember
 
-            members["encoder"] = EncoderMember.load(Path(model_dir), config["encoder"])
+            members["encoder"] = EncoderMember.load(Path(model_dir), config["encoder"], spin=ort_spin)
         if not members:
             raise ModelError(f"{model_dir}: the classifier section names no member (linear, encoder)")
         weights = {m: float(config.get("weights", {}).get(m, 1.0)) for m in members}
@@ -94,21 +98,19 @@ class ClassifierStage(BaseComponent):
         for name, member in self.members.items():
             wanted = [h for h in heads if h in member.heads]
             if wanted:
-                out[name] = member.probs(texts, wanted)
+                out[name] = member.predict_proba(texts, wanted)
         return out
 
-    def head_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None
-                   ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
-        """The members' fused probabilities of one head: (classes, probs, per-member probs). A class
-        one member lacks counts as probability 0 (``FLOOR`` in the geometric fusion).
+    def aligned_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None
+                      ) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Each member's probabilities of one head over the union of their classes (sorted; a class a
+        member lacks gets 0): (classes, {member: aligned (n, k)}, {member: its own columns}).
 
-        ``member_out`` is :meth:`member_probs` of the same texts, when the caller already has it."""
+        What :meth:`head_probs` fuses, and what training fits the fusion weights on."""
         if member_out is None:
             member_out = self.member_probs(texts, (head,))
         per_member = {name: (self.members[name].classes(head), out[head])
                       for name, out in member_out.items() if head in out}
-        if not per_member:
-            return [], np.zeros((len(texts), 0)), {}
         classes = sorted({c for cl, _ in per_member.values() for c in cl})
         index = {c: i for i, c in enumerate(classes)}
         aligned = {}
@@ -116,7 +118,18 @@ class ClassifierStage(BaseComponent):
             full = np.zeros((len(texts), len(classes)), dtype=np.float64)
             full[:, [index[c] for c in cl]] = p
             aligned[name] = full
-        return classes, combine(aligned, self.weights, self.fusion), {n: p for n, (_, p) in per_member.items()}
+        return classes, aligned, {n: p for n, (_, p) in per_member.items()}
+
+    def head_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None
+                   ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+        """The members' fused probabilities of one head: (classes, probs, per-member probs). A class
+        one member lacks counts as probability 0 (``FLOOR`` in the geometric fusion).
+
+        ``member_out`` is :meth:`member_probs` of the same texts, when the caller already has it."""
+        classes, aligned, own = self.aligned_probs(texts, head, member_out)
+        if not aligned:
+            return [], np.zeros((len(texts), 0)), {}
+        return classes, combine(aligned, self.weights, self.fusion), own
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
         batch: list[Doc] = []
@@ -148,5 +161,5 @@ class ClassifierStage(BaseComponent):
             for name, p in member_p.items():
                 member = self.members[name]
                 ev.members[name] = member.classes("leaf")[int(np.argmax(p[i]))]
-            doc.evidence["classifier"] = ev
+            doc.classifier = ev
         return docs

@@ -1,8 +1,7 @@
 """Catalog rules: keyword evidence for categories, emergency and exclusion markers, appeal-type cues.
 
 ``RulesStage(catalog)`` builds one Aho-Corasick automaton over every leaf's keywords and name and over
-the emergency and exclusion markers. For a ``Doc`` it stores a ``RulesEvidence`` under
-``doc.evidence["rules"]``: a score per catalog leaf (keywords shared by many leaves count less),
+the emergency and exclusion markers. For a ``Doc`` it stores a ``RulesEvidence`` in ``doc.rules``: a score per catalog leaf (keywords shared by many leaves count less),
 the matches that produced them (for the explanation), an emergency transfer if a marker fired, an
 exclusion if one did, and appeal-type cue scores.
 """
@@ -15,7 +14,8 @@ from dataclasses import dataclass, field
 
 import ahocorasick
 
-from dispatch_nlp.pipeline import BaseComponent, Doc
+from dispatch_nlp.pipeline.component import BaseComponent
+from dispatch_nlp.pipeline.doc import Doc
 
 # Cues for the appeal type, checked in the order written; the first with hits wins ties.
 APPEAL_CUES: dict[str, tuple[str, ...]] = {
@@ -137,5 +137,5 @@ class RulesStage(BaseComponent):
                     ev.exclusion = (extra, Match(phrase, start, end, kind, code))
                 elif kind == "appeal":
                     ev.appeal[extra] = ev.appeal.get(extra, 0.0) + 1.0
-        doc.evidence["rules"] = ev
+        doc.rules = ev
         return doc

@@ -5,14 +5,19 @@ Model directory files (named in the config's ``classifier.encoder`` section): th
 ``input_ids``, ``attention_mask``; one logits output per head), ``tokenizer.json`` and a JSON meta
 file with the maximum length, the classes and the softmax temperature of each head.
 
-``EncoderMember.load(model_dir, section)``; ``member.probs(texts, heads)`` → ``{head: (n, classes)}``;
-the same interface as the linear member, so the classifier stage treats both alike.
+``EncoderMember.load(model_dir, section, spin=False)``; ``member.predict_proba(texts, heads)`` →
+``{head: (n, classes)}``; ``member.save(directory)`` copies its three files there. Both members satisfy
+``dispatch_nlp.components.members.base.Member``, so the classifier stage treats them alike.
+``spin`` (whether ONNX Runtime threads busy-wait) is passed down from the edge (the CLI reads
+``DISPATCH_NLP_ORT_SPIN``); the library reads no such variable.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +26,7 @@ from dispatch_nlp.components.members.linear import softmax
 from dispatch_nlp.errors import ModelError
 
 
-def session_options(threads: int | None = None):
+def session_options(threads: int | None = None, spin: bool = False):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -33,13 +38,13 @@ def session_options(threads: int | None = None):
     # (the rest of the pipeline, a second batch worker, the web server). Measured on 2 cores with
     # three int8 sessions called in turn: 4-layer student 25.0 -> 16.0 ms, 12 layers 93.7 -> 55.2 ms
     # per 300-character order; alone it costs the fused student nothing (16.7 vs 17.3 ms).
-    spin = os.environ.get("DISPATCH_NLP_ORT_SPIN", "0")
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin == "1" else "0")
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     return so
 
 
 class EncoderMember:
-    def __init__(self, session, tokenizer, meta: dict):
+    def __init__(self, session, tokenizer, meta: dict, files: dict[str, Path] | None = None):
+        self.files = files or {}  # section key (onnx, tokenizer, meta) -> the file it was loaded from
         self.session = session
         self.tokenizer = tokenizer
         self.meta = meta
@@ -52,18 +57,29 @@ class EncoderMember:
         tokenizer.enable_truncation(self.max_len)
 
     @classmethod
-    def load(cls, model_dir: Path, section: dict) -> "EncoderMember":
+    def load(cls, model_dir: str | Path, section: dict, *, spin: bool = False) -> EncoderMember:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         try:
-            meta = json.loads((Path(model_dir) / section["meta"]).read_text(encoding="utf-8"))
-            tokenizer = Tokenizer.from_file(str(Path(model_dir) / section["tokenizer"]))
-            session = ort.InferenceSession(str(Path(model_dir) / section["onnx"]), session_options(),
+            files = {k: Path(model_dir) / section[k] for k in ("onnx", "tokenizer", "meta")}
+            meta = json.loads(files["meta"].read_text(encoding="utf-8"))
+            tokenizer = Tokenizer.from_file(str(files["tokenizer"]))
+            session = ort.InferenceSession(str(files["onnx"]), session_options(spin=spin),
                                            providers=["CPUExecutionProvider"])
         except (OSError, KeyError, ValueError, Exception) as exc:  # ORT raises its own exception types
             raise ModelError(f"{model_dir}: encoder member not loadable ({type(exc).__name__}: {exc})") from None
-        return cls(session, tokenizer, meta)
+        return cls(session, tokenizer, meta, files)
+
+    def save(self, path: str | Path) -> None:
+        """Copy the member's files (ONNX graph, tokenizer, meta) into the directory ``path``."""
+        if not self.files:
+            raise ModelError("this encoder member was not loaded from files; nothing to save")
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        for src in self.files.values():
+            if src.resolve() != (out / src.name).resolve():
+                shutil.copyfile(src, out / src.name)
 
     def classes(self, head: str) -> list[str]:
         return self.heads[head]["classes"]
@@ -93,6 +109,8 @@ class EncoderMember:
                     out[head][idx] = value
         return out
 
-    def probs(self, texts: list[str], heads: list[str] | None = None) -> dict[str, np.ndarray]:
+    def predict_proba(self, texts: list[str], heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         logits = self.logits(texts)
         return {h: softmax(logits[h], self.heads[h]["temperature"]) for h in (heads or list(self.heads))}
+
+    probs = predict_proba  # the name before the Member protocol

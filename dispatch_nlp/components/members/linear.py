@@ -5,12 +5,14 @@ function, passed as the vectorizer's analyzer), then saves everything the runtim
 ``.npz`` (no pickles): the n-gram vocabulary, idf weights, and per head a sparse coefficient matrix,
 intercepts, class labels and a softmax temperature fitted on the dev split.
 
-``LinearMember.load(path)``; ``member.scores(texts) -> {head: (n, classes) array}`` and
-``member.probs(texts)`` (temperature-scaled softmax).
+``LinearMember.load(model_dir, "linear.npz")`` (or ``load(path)``); ``member.scores(texts) -> {head: (n,
+classes) array}`` and ``member.predict_proba(texts)`` (temperature-scaled softmax). It satisfies
+``dispatch_nlp.components.members.base.Member``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +82,9 @@ class LinearMember:
         np.savez_compressed(path, **arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "LinearMember":
+    def load(cls, model_dir: str | Path, section: str | None = None) -> LinearMember:
+        """``load(model_dir, "linear.npz")`` (the config's ``classifier.linear`` entry) or ``load(path)``."""
+        path = Path(model_dir) / section if section is not None else Path(model_dir)
         try:
             with np.load(path, allow_pickle=False) as z:
                 vocab = {g: i for i, g in enumerate(z["vocab"].tolist())}
@@ -125,7 +129,7 @@ class LinearMember:
         return sp.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), np.array(indptr)),
                              shape=(len(texts), len(self.idf)))
 
-    def scores(self, texts: list[str], heads: list[str] | None = None) -> dict[str, np.ndarray]:
+    def scores(self, texts: list[str], heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         x = self.features(texts)
         out = {}
         for name in heads or list(self.heads):
@@ -133,8 +137,10 @@ class LinearMember:
             out[name] = np.asarray((x @ h["coef"]).todense()) + h["intercept"][None, :]
         return out
 
-    def probs(self, texts: list[str], heads: list[str] | None = None) -> dict[str, np.ndarray]:
+    def predict_proba(self, texts: list[str], heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         return {name: softmax(s, self.heads[name]["temperature"]) for name, s in self.scores(texts, heads).items()}
+
+    probs = predict_proba  # the name before the Member protocol
 
     def classes(self, head: str) -> list[str]:
         return self.heads[head]["classes"]

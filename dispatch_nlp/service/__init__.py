@@ -2,8 +2,15 @@
 
     from dispatch_nlp.service import ServiceSettings, create_app
     app = create_app(ServiceSettings(model_dir=None, corrections="corrections.db"))
+
+Layout: ``app`` (create_app: wiring), ``settings``, ``holder`` (the model in service, reload, registry
+watch), ``deps`` (FastAPI dependencies), ``routes/`` (dispatch, corrections, health, model), ``schemas``
+(request and response models), ``http_errors`` (the error body), ``boundary`` (request ids, body limit,
+metrics, no stack traces), ``metrics`` (Prometheus text).
 """
 
-from dispatch_nlp.service.app import ModelHolder, ServiceSettings, create_app
+from dispatch_nlp.service.app import create_app
+from dispatch_nlp.service.holder import ModelHolder
+from dispatch_nlp.service.settings import ServiceSettings
 
 __all__ = ["ModelHolder", "ServiceSettings", "create_app"]

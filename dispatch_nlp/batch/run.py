@@ -58,6 +58,7 @@ class BatchOptions:
     cut_trails: bool = True
     progress: bool = True
     profile: str | None = None  # fast / full (None: the model's default profile)
+    ort_spin: bool = False  # let the encoder's ONNX Runtime threads busy-wait (the CLI reads DISPATCH_NLP_ORT_SPIN)
 
     def identity(self) -> dict:
         """The options a resumed run must share with the run it continues."""
@@ -89,12 +90,14 @@ _PROCESSOR: RowProcessor | None = None
 _INIT_ERROR: str | None = None
 
 
-def _init_worker(model_dir, cut_trails, spec, compare_col, max_chars, batch_size, profile=None) -> None:
+def _init_worker(model_dir, cut_trails, spec, compare_col, max_chars, batch_size, profile=None,
+                 ort_spin=False) -> None:
     global _PROCESSOR, _INIT_ERROR
     try:
         from dispatch_nlp.dispatcher import Dispatcher
 
-        _PROCESSOR = RowProcessor(Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile), spec,
+        _PROCESSOR = RowProcessor(Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile,
+                                                  ort_spin=ort_spin), spec,
                                   compare_col=compare_col, max_chars=max_chars, batch_size=batch_size)
     except Exception as exc:  # noqa: BLE001 - reported with the first task, as a plain message
         _INIT_ERROR = f"{type(exc).__name__}: {exc}"
@@ -116,7 +119,7 @@ def _parallel(chunks: Iterator[list], opts: BatchOptions) -> Iterator[list[list]
     # spawn, not fork: the parent may hold threads (the progress bar's monitor, ONNX Runtime pools).
     ctx = mp.get_context("spawn")
     initargs = (opts.model_dir, opts.cut_trails, opts.spec, opts.compare_col, opts.max_chars, opts.batch_size,
-                opts.profile)
+                opts.profile, opts.ort_spin)
     with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker, initargs=initargs) as ex:
         window: deque = deque()
         try:
@@ -226,7 +229,8 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
             if dispatcher is None:
                 from dispatch_nlp.dispatcher import Dispatcher
 
-                dispatcher = Dispatcher.load(opts.model_dir, cut_trails=opts.cut_trails, profile=opts.profile)
+                dispatcher = Dispatcher.load(opts.model_dir, cut_trails=opts.cut_trails, profile=opts.profile,
+                                             ort_spin=opts.ort_spin)
             proc = RowProcessor(dispatcher, opts.spec, compare_col=opts.compare_col, max_chars=opts.max_chars,
                                 batch_size=opts.batch_size)
             results: Iterator[list[list]] = (proc.process(c) for c in pending())

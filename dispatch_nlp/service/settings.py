@@ -17,3 +17,4 @@ class ServiceSettings:
     admin_token: str | None = None
     watch_interval_s: float = 0.0  # > 0: poll the registry's current pointer and reload on change
     profile: str | None = None  # fast / full (None: the model's default profile)
+    ort_spin: bool = False  # let the encoder's ONNX Runtime threads busy-wait (the CLI reads DISPATCH_NLP_ORT_SPIN)

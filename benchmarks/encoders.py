@@ -1,5 +1,5 @@
 """Encoder variants for the latency benchmark, all with the classifier-member interface of
-``dispatch_nlp`` (``heads``, ``classes(head)``, ``probs(texts, heads)``) so each can be put into the
+``dispatch_nlp`` (``heads``, ``classes(head)``, ``predict_proba(texts, heads)``) so each can be put into the
 real pipeline in place of the shipped encoder member.
 
 - torch eager: the prepared checkpoint (``work/encoder``, 12 layers) or its first N layers, in
@@ -57,7 +57,7 @@ class TorchMember:
     def classes(self, head: str) -> list[str]:
         return self.heads[head]["classes"]
 
-    def probs(self, texts: list[str], heads: list[str] | None = None) -> dict[str, np.ndarray]:
+    def predict_proba(self, texts: list[str], heads: list[str] | None = None) -> dict[str, np.ndarray]:
         import torch
 
         ids, mask = encode(self.tokenizer, texts, self.max_len, self.pad_id)
@@ -65,6 +65,8 @@ class TorchMember:
             out = self.module(torch.from_numpy(ids), torch.from_numpy(mask))
         logits = {h: v.numpy() for h, v in zip(self.module.head_names, out)}
         return {h: softmax(logits[h]) for h in (heads or list(self.heads))}
+
+    probs = predict_proba  # the members' older name
 
 
 class TimedMember:

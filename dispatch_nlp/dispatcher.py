@@ -15,8 +15,9 @@ thresholds), the trained files when there are any, and ``checksums.json``
 
 Profiles: a model trained with an encoder also carries a ``fast`` profile (the linear member and the
 rules, with their own fusion, calibration and threshold, fitted on the same dev split) next to the
-``full`` one (every member). ``Dispatcher.load(profile=...)`` picks one; without it the environment
-variable ``DISPATCH_NLP_PROFILE``, then the config's ``default_profile``, then ``full``.
+``full`` one (every member). ``Dispatcher.load(profile=...)`` picks one; without it the config's
+``default_profile``, then ``full``. The library reads no environment variable: the commands and the
+service read ``DISPATCH_NLP_PROFILE`` (``profile_from_env``) and pass it as ``profile``.
 
 Environment variables are read at the edge (the CLI, the service settings, the Spark entry) by
 ``profile_from_env`` and ``ort_spin_from_env`` and passed down as arguments.
@@ -127,7 +128,7 @@ def profiles_of(config: dict[str, Any]) -> list[str]:
 def apply_profile(config: dict[str, Any], profile: str | None, model_dir: Path) -> tuple[dict[str, Any], str]:
     """The config as ``profile`` runs it: its ``classifier`` section replaces the config's, its ``route``
     keys override the config's. Returns (config, the profile's name)."""
-    name = profile or os.environ.get("DISPATCH_NLP_PROFILE") or config.get("default_profile") or FULL_PROFILE
+    name = profile or config.get("default_profile") or FULL_PROFILE
     if name == FULL_PROFILE:
         return config, name
     section = config.get("profiles", {}).get(name)

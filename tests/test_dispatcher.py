@@ -140,11 +140,16 @@ def test_profiles_pick_members_and_routing(tmp_path, monkeypatch):
     text = "来电人表示，喇叭沟门孩子去香港读书证件快到期了曾向物业反映未果。请街道核查解决同时明确答复该找哪个部门弄。"
     assert fast.dispatch(text).route == "dispatch"  # confident enough for the fast profile ...
     assert strict.dispatch(text).route == "review"  # ... never for strict
+    # The environment picks the profile at the edge (every command's --profile default), not in the library.
     monkeypatch.setenv("DISPATCH_NLP_PROFILE", "full")
-    assert Dispatcher.load(mdir).profile == "full"
+    assert Dispatcher.load(mdir).profile == "strict"
+    from dispatch_nlp.cli.main import build_parser
+
+    assert build_parser().parse_args(["info", "-m", str(mdir)]).profile == "full"
     with pytest.raises(ModelError, match="no profile 'turbo'.*full, fast, strict"):
         Dispatcher.load(mdir, profile="turbo")
     monkeypatch.delenv("DISPATCH_NLP_PROFILE")
+    assert build_parser().parse_args(["info"]).profile is None
     shipped = Dispatcher.load()  # fast by default; full adds the encoder member
     assert shipped.profile == "fast" and shipped.info()["profiles"] == ["full", "fast"]
     assert set(next(s for s in shipped.stages if s.name == "classifier").members) == {"linear"}

@@ -15,12 +15,16 @@ from pathlib import Path
 
 from dispatch_nlp.batch.tables import ColumnSpec
 from dispatch_nlp.cli._lazy import require_training
+from dispatch_nlp.dispatcher import profile_from_env
 from dispatch_nlp.errors import InputError
 
 
 def add_profile_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", help="which members run: fast (linear member + rules) or full (every member, "
-                                     "the encoder too); default the model's default_profile or DISPATCH_NLP_PROFILE")
+    """``--profile``; its default is ``DISPATCH_NLP_PROFILE`` (read here, at the edge), else None: the
+    model's ``default_profile``."""
+    p.add_argument("--profile", default=profile_from_env(),
+                   help="which members run: fast (linear member + rules) or full (every member, the encoder "
+                        "too); default DISPATCH_NLP_PROFILE, else the model's default_profile")
 
 
 def add_column_flags(p: argparse.ArgumentParser, *, labels: bool = True) -> None:

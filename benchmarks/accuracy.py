@@ -1,6 +1,6 @@
 """Section 4 of the benchmark report: accuracy per head on the generated test split, coverage-accuracy
 curves, reliability bins and jurisdiction accuracy by the kind of place mentioned (a dispatcher and the
-corpus in, a dict out)."""
+corpus in, a dict out). The corpus is read with the runtime's loader, as ``dispatch-nlp evaluate`` reads a table."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from dispatch_nlp.batch.tables import ColumnSpec
+from dispatch_nlp.lifecycle.evaluate import evaluate_examples
+from dispatch_nlp.lifecycle.examples import load_examples
 
 
 # -- 4. accuracy ----------------------------------------------------------------------------------
@@ -52,15 +56,10 @@ def mention_type(rec: dict) -> str:
 
 
 def measure_accuracy(dispatcher, corpus: Path, records: list[dict]) -> dict:
-    from dispatch_nlp.training.data import load_examples
-
-    from dispatch_nlp.batch.tables import ColumnSpec
-    from dispatch_nlp.lifecycle.evaluate import evaluate_examples
-
     spec = ColumnSpec(text_col="text", title_col="title", id_col="id", category_col="category_path",
                       appeal_col="appeal_type", district_col="district_code", street_col="street_code", unit_col="unit_id")
     examples, report = load_examples(corpus, spec, dispatcher.catalog, dispatcher.gazetteer, split_col="split",
-                                     dev_ratio=0.0, test_ratio=0.0, drop_near_duplicates=False)
+                                     dev_ratio=0.0, test_ratio=0.0)
     examples = [e for e in examples if e.split == "test"]
     rec = _Recorder(dispatcher)
     t0 = time.perf_counter()

@@ -178,8 +178,8 @@ class Dispatcher:
     The constructor takes built parts; ``with_components(stages)`` is the supported way to run the same
     model with other components (benchmarks swap the classifier's members this way)."""
 
-    def __init__(self, *, catalog, gazetteer, units, stages: Sequence[Component], router: Router, model_dir: Path,
-                 config: dict, profile: str = FULL_PROFILE):
+    def __init__(self, *, catalog: Catalog, gazetteer: Gazetteer, units: UnitsRegistry, stages: Sequence[Component],
+                 router: Router, model_dir: Path, config: dict, profile: str = FULL_PROFILE):
         self.profile = profile
         self.catalog = catalog
         self.gazetteer = gazetteer

@@ -46,7 +46,7 @@ def combine(probs: dict[str, np.ndarray], weights: dict[str, float], fusion: str
     names = list(probs)
     wsum = max(sum(weights.get(n, 1.0) for n in names), 1e-9)
     if fusion == "mean":
-        return sum(weights.get(n, 1.0) * probs[n] for n in names) / wsum
+        return np.asarray(sum(weights.get(n, 1.0) * probs[n] for n in names) / wsum)
     logp = sum(weights.get(n, 1.0) / wsum * np.log(np.clip(probs[n], FLOOR, None)) for n in names)
     logp = logp - logp.max(axis=1, keepdims=True)
     out = np.exp(logp)

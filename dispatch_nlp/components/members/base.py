@@ -23,7 +23,8 @@ __all__ = ["Member", "MemberFitter"]
 
 @runtime_checkable
 class Member(Protocol):
-    heads: Mapping[str, Any]
+    @property
+    def heads(self) -> Mapping[str, Any]: ...  # head -> what the member keeps for it
 
     def classes(self, head: str) -> list[str]: ...
 

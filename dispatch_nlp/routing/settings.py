@@ -10,19 +10,24 @@ a field nor a catalog setting read by the catalog loader itself (``keywords_requ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from dispatch_nlp.errors import ModelError
 from dispatch_nlp.knowledge.vocabulary import RESPONSE_LEVELS, TERRITORIAL_DISPATCH
+from dispatch_nlp.settings import settings_fields
 
 __all__ = ["RouteSettings", "CATALOG_ONLY_KEYS"]
 
 # Catalog settings that the catalog loader reads itself; they reach from_dict in the merged mapping.
 CATALOG_ONLY_KEYS = frozenset({"keywords_required"})
 _CALIBRATION = ("calibration_x", "calibration_y")
+
+
+def _floats(values: Any) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -70,17 +75,8 @@ class RouteSettings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "RouteSettings":
         """Settings from the catalog settings overlaid with ``config["route"]``; unknown keys raise ``ModelError``."""
-        names = {f.name: f for f in fields(cls)}
-        known: dict[str, Any] = {}
-        for key, value in dict(data or {}).items():
-            if key in CATALOG_ONLY_KEYS:
-                continue
-            if key not in names:
-                raise ModelError(f"unknown route setting {key!r} (known: {', '.join(names)})")
-            if key in _CALIBRATION:
-                known[key] = tuple(float(v) for v in value)
-            else:
-                known[key] = value
+        known = settings_fields(cls, data, section="route", descriptive=CATALOG_ONLY_KEYS,
+                                convert={k: _floats for k in _CALIBRATION})
         if len(known.get("calibration_x", ())) != len(known.get("calibration_y", ())):
             raise ModelError("route settings calibration_x and calibration_y differ in length")
         if known.get("territorial_dispatch", "street") not in TERRITORIAL_DISPATCH:

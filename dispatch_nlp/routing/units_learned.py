@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dispatch_nlp.errors import ModelError
 from dispatch_nlp.knowledge.divisions import district_prefix, street_prefix
+from dispatch_nlp.settings import settings_fields
 
 __all__ = ["UnitModel", "UnitModelSettings", "UnitPrediction", "load_unit_model", "unit_template",
            "resolve_template", "FORMAT"]
@@ -48,14 +49,7 @@ class UnitModelSettings:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "UnitModelSettings":
         """Settings from a ``config["units"]`` section; unknown keys raise ``ModelError``."""
-        names = [f.name for f in fields(cls)]
-        known: dict[str, float] = {}
-        for key, value in dict(data or {}).items():
-            if key in DESCRIPTIVE_KEYS:
-                continue
-            if key not in names:
-                raise ModelError(f"unknown units setting {key!r} (known: {', '.join(names)})")
-            known[key] = float(value)
+        known = settings_fields(cls, data, section="units", descriptive=DESCRIPTIVE_KEYS)
         return cls(**known)
 
 

@@ -10,10 +10,11 @@ section's descriptive keys (``learned``, ``n_grams``, ``n_train``) raises a ``Mo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from dispatch_nlp.errors import ModelError
+from dispatch_nlp.settings import settings_fields
 
 __all__ = ["JurisdictionSettings", "DESCRIPTIVE_KEYS", "WEIGHT_KEYS", "MODES"]
 
@@ -121,34 +122,16 @@ class JurisdictionSettings:
     def from_dict(cls, data: Mapping[str, Any] | None) -> "JurisdictionSettings":
         """Settings from a ``config["jurisdiction"]`` section; unknown keys raise ``ModelError``."""
         data = dict(data or {})
-        names = {f.name: f for f in fields(cls)}
-        known: dict[str, Any] = {}
         weights = data.pop("weights", None) or {}
         if not isinstance(weights, Mapping):
             raise ModelError(f"jurisdiction setting 'weights' must be a mapping of {', '.join(WEIGHT_KEYS)}")
-        for key, value in weights.items():
+        known: dict[str, Any] = {k: float(v) for k, v in weights.items() if k in WEIGHT_KEYS}
+        for key in weights:
             if key not in WEIGHT_KEYS:
                 raise ModelError(f"unknown jurisdiction weight {key!r} (known: {', '.join(WEIGHT_KEYS)})")
-            known[key] = float(value)
-        for key, value in data.items():
-            if key in DESCRIPTIVE_KEYS:
-                continue
-            if key not in names or key in WEIGHT_KEYS:
-                raise ModelError(f"unknown jurisdiction setting {key!r} (known: "
-                                 f"{', '.join(n for n in names if n not in WEIGHT_KEYS)}, weights)")
-            known[key] = _coerce(key, value, names[key].type)
+        known.update(settings_fields(cls, data, section="jurisdiction", descriptive=DESCRIPTIVE_KEYS,
+                                     exclude=WEIGHT_KEYS))
         if known.get("mode", "fused") not in MODES:
             raise ModelError(f"jurisdiction setting 'mode' is {known['mode']!r}; use one of {', '.join(MODES)}")
         return cls(**known)
 
-
-def _coerce(key: str, value: Any, type_name: Any) -> Any:
-    """A config value as the field's type (``float`` fields accept ints), or a ModelError naming the key."""
-    kind = {"float": float, "int": int, "str": str}.get(str(type_name))
-    if kind is None:
-        return value
-    if isinstance(value, bool) or (kind is not str and not isinstance(value, (int, float))) \
-            or (kind is int and isinstance(value, float) and not value.is_integer()) \
-            or (kind is str and not isinstance(value, str)):
-        raise ModelError(f"jurisdiction setting {key!r} must be a {kind.__name__}, not {value!r}")
-    return kind(value)

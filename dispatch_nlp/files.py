@@ -28,27 +28,50 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
+class AtomicFile:
+    """A file written beside its target and moved into place by ``commit()`` (flushed, fsynced, renamed,
+    folder fsynced) or thrown away by ``abort()``. For writers that stay open across a long run (the
+    CLI's ``-o`` output); ``atomic_open`` is the ``with`` form."""
+
+    def __init__(self, path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8",
+                 newline: str | None = None):
+        if mode not in ("w", "wb"):
+            raise ValueError(f"atomic file: mode {mode!r}; use 'w' or 'wb'")
+        self.target = Path(path)
+        self.tmp = self.target.with_name(f".{self.target.name}.{os.getpid()}.tmp")
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+        self.fh: IO[Any] = open(self.tmp, mode, **kwargs)
+
+    def commit(self) -> None:
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.target)
+        except BaseException:
+            self.abort()
+            raise
+        fsync_dir(self.target.parent)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.fh.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8",
                 newline: str | None = None) -> Iterator[IO[Any]]:
     """Open ``path`` for writing through a temporary file that replaces it on success (and is removed on
     failure). ``mode`` is ``"w"`` or ``"wb"``."""
-    if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_open: mode {mode!r}; use 'w' or 'wb'")
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+    f = AtomicFile(path, mode, encoding=encoding, newline=newline)
     try:
-        with open(tmp, mode, **kwargs) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        yield f.fh
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        f.abort()
         raise
-    fsync_dir(target.parent)
+    f.commit()
 
 
 def atomic_write(path: str | Path, data: str | bytes, *, encoding: str = "utf-8") -> None:

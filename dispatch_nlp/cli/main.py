@@ -17,9 +17,11 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from dispatch_nlp import __version__
 from dispatch_nlp.errors import CatalogError, DispatchNLPError, InputError, ModelError
+from dispatch_nlp.files import AtomicFile
 from dispatch_nlp.logs import setup_logging
 from dispatch_nlp.resources import DATA_ENV, use_data_root
 
@@ -30,23 +32,22 @@ log = logging.getLogger("dispatch_nlp.cli")
 
 class Output:
     """``-o FILE`` or stdout, written line by line; a file is written beside and moved into place at
-    the end so a failed run never leaves half a file that looks complete."""
+    the end (``files.AtomicFile``) so a failed run never leaves half a file that looks complete."""
 
     def __init__(self, path: str | None):
-        self.path = Path(path) if path and path != "-" else None
-        self._tmp = self.path.with_name(self.path.name + ".part") if self.path else None
-        self.fh = open(self._tmp, "w", encoding="utf-8") if self._tmp else sys.stdout
+        self.file = AtomicFile(path) if path and path != "-" else None
+        self.fh: IO[Any] = self.file.fh if self.file is not None else sys.stdout
 
     def write_line(self, line: str) -> None:
         self.fh.write(line + "\n")
 
     def close(self, ok: bool = True) -> None:
-        if self.path is None:
+        if self.file is None:
             self.fh.flush()
-            return
-        self.fh.close()
-        if ok:
-            self._tmp.replace(self.path)
+        elif ok:
+            self.file.commit()
+        else:
+            self.file.abort()
 
 
 def read_jsonl(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, object]]:
@@ -70,7 +71,7 @@ def read_jsonl(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, object
                     raise InputError(f"{path}: line {lineno} holds binary data (NUL bytes); expected JSON Lines text")
                 try:
                     yield lineno, json.loads(line)
-                except ValueError as exc:
+                except json.JSONDecodeError as exc:
                     yield lineno, InputError(f"line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})")
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not {encoding} text near line {lineno + 1} (byte {exc.start}); "
@@ -112,7 +113,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
 
         def flush() -> None:
             nonlocal bad
-            good = []
+            good: list[tuple[int, WorkOrder | TypeError | InputError]] = []
             for lineno, obj in batch:
                 try:
                     if isinstance(obj, InputError):

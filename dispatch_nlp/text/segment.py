@@ -17,6 +17,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Segmenter:
             if tok is None:
                 tok = _build(engine, words)
                 _cache[key] = tok
-        self._tok = tok
+        self._tok: Any = tok  # a jieba.Tokenizer or an rjieba module: both have cut()
         self.n_user_words = len(words)
 
     def _cut(self, text: str) -> list[str]:

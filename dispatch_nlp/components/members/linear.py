@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -66,7 +67,7 @@ class LinearMember:
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         arrays: dict[str, np.ndarray] = {
-            "vocab": np.array(sorted(self.vocab, key=self.vocab.get), dtype=object).astype(str),
+            "vocab": np.array(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str),
             "idf": self.idf,
             "heads": np.array(sorted(self.heads), dtype=str),
         }
@@ -79,7 +80,7 @@ class LinearMember:
             arrays[f"{name}.intercept"] = np.asarray(h["intercept"], dtype=np.float32)
             arrays[f"{name}.classes"] = np.array(h["classes"], dtype=str)
             arrays[f"{name}.temperature"] = np.array([h.get("temperature", 1.0)], dtype=np.float32)
-        np.savez_compressed(path, **arrays)
+        np.savez_compressed(path, **cast(dict[str, Any], arrays))
 
     @classmethod
     def load(cls, model_dir: str | Path, section: str | None = None) -> LinearMember:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch_nlp.components.members.linear import softmax
+
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -158,8 +160,6 @@ def fit_encoder_member(opts, train_ex, dev_ex, heads: dict[str, list[str]], out_
                        *, distill_weight: float = 1.0) -> dict:
     torch = _torch()
     from tqdm import tqdm
-
-    from dispatch_nlp.components.members.linear import softmax
 
     from .linear import fit_temperature
 

@@ -28,6 +28,7 @@ from dispatch_nlp.components.jurisdiction.learned import (
 from dispatch_nlp.knowledge.gazetteer import normalize_code
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.routing.units_learned import UnitModel, text_grams, unit_template
+from dispatch_nlp.text.segment import Segmenter
 from dispatch_nlp.types import WorkOrder
 
 __all__ = ["fit_jurisdiction", "fit_units", "LEARNED_FILE", "UNITS_FILE"]
@@ -61,8 +62,6 @@ def _labels(gazetteer, district, street) -> tuple[str | None, str | None]:
 
 
 def _default_segmenter(gazetteer):
-    from dispatch_nlp.text.segment import Segmenter
-
     words = {s for s, _, kind in gazetteer.surfaces() if len(s) >= 2 and kind != "short"}
     return Segmenter(words)
 

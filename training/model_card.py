@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dispatch_nlp.dispatcher import apply_profile
+
 
 def _fmt(v) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
@@ -36,8 +38,6 @@ def _profiles_section(metrics: dict, config: dict) -> list[str]:
 
 def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note: str | None = None,
                      latency: dict | None = None) -> Path:
-    from dispatch_nlp.dispatcher import apply_profile
-
     data = metrics.get("data", {})
     profile = metrics.get("default_profile")
     # The header describes what Dispatcher.load() runs: the default profile's members and threshold.

@@ -36,8 +36,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dispatch_nlp.batch.tables import ColumnSpec
+from dispatch_nlp.batch.tables import ColumnSpec, read_labeled
+from dispatch_nlp.dispatcher import Dispatcher, read_config, resolve_resource, write_checksums
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.knowledge.catalog import Catalog
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
+from dispatch_nlp.lifecycle.corrections import label_in_catalog, open_store
+from dispatch_nlp.lifecycle.evaluate import evaluate_examples
+from dispatch_nlp.lifecycle.examples import leaf_by_path
+from dispatch_nlp.lifecycle.registry import EVALUATION_FILE, compare
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +81,13 @@ def _share(key: str, salt: str) -> float:
 
 
 def _champion_catalog_path(model_dir: Path) -> Path | None:
-    from dispatch_nlp.dispatcher import read_config, resolve_resource
-
     ref = read_config(model_dir).get("resources", {}).get("catalog", "catalog:beijing-12345.yaml")
     return None if ref == "catalog:beijing-12345.yaml" else resolve_resource(model_dir, ref)
 
 
 def _read_history(path, spec: ColumnSpec, catalog, history_catalog, encoding, counts: dict) -> dict[str, dict]:
     """Order id → record with the category as a code of ``catalog``."""
-    from dispatch_nlp.batch.tables import read_labeled
-    from dispatch_nlp.lifecycle.corrections import label_in_catalog
 
-    from .data import _leaf_by_path
 
     if not spec.id_col:
         raise InputError("retraining joins corrections to history by order id: give --id-col")
@@ -97,7 +99,7 @@ def _read_history(path, spec: ColumnSpec, catalog, history_catalog, encoding, co
             continue
         code = None
         if row.category:
-            old = _leaf_by_path(history_catalog, row.category)
+            old = leaf_by_path(history_catalog, row.category)
             if old is None:
                 counts["history_unknown_category"] += 1
             else:
@@ -111,8 +113,6 @@ def _read_history(path, spec: ColumnSpec, catalog, history_catalog, encoding, co
 
 
 def _apply_corrections(records: dict[str, dict], latest: dict, catalog, counts: dict) -> None:
-    from dispatch_nlp.lifecycle.corrections import label_in_catalog
-
     for oid, c in latest.items():
         rec = records.get(oid)
         if rec is None:
@@ -172,9 +172,6 @@ class MigratingDispatcher:
 
 
 def evaluate_on(dispatcher, table: Path, catalog, batch_size: int = 64) -> dict:
-    from dispatch_nlp.knowledge.gazetteer import Gazetteer
-    from dispatch_nlp.lifecycle.evaluate import evaluate_examples
-
     from .data import load_examples
 
     examples, _ = load_examples(table, CANONICAL_SPEC, catalog, Gazetteer.load(), dev_ratio=0.0, test_ratio=0.0,
@@ -191,11 +188,6 @@ def evaluate_on(dispatcher, table: Path, catalog, batch_size: int = 64) -> dict:
 
 def retrain(history: str | Path, spec: ColumnSpec, opts: RetrainOptions) -> dict[str, Any]:
     from collections import Counter
-
-    from dispatch_nlp.dispatcher import Dispatcher, write_checksums
-    from dispatch_nlp.knowledge.catalog import Catalog
-    from dispatch_nlp.lifecycle.corrections import open_store
-    from dispatch_nlp.lifecycle.registry import EVALUATION_FILE, compare
 
     from .train import TrainOptions, train
 

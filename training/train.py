@@ -26,8 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch_nlp.batch.tables import ColumnSpec
+from dispatch_nlp.batch.tables import ColumnSpec, read_labeled
+from dispatch_nlp.components.classifier import FUSIONS, ClassifierStage, combine
+from dispatch_nlp.dispatcher import Dispatcher, build_segmenter, write_checksums
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.knowledge.catalog import Catalog
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
+from dispatch_nlp.lifecycle.evaluate import evaluate_examples
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.pipeline.registry import Resources, build_components, component_names
 from dispatch_nlp.types import WorkOrder
@@ -124,7 +129,6 @@ def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.nd
     the fused top-1 probability, and the least threshold whose dev precision reaches the target."""
     from sklearn.isotonic import IsotonicRegression
 
-    from dispatch_nlp.components.classifier import FUSIONS, combine
 
     names = sorted(member_p)
     grids = [dict(zip(names, w)) for w in _weight_grid(len(names))]
@@ -178,8 +182,6 @@ def _weight_grid(n: int) -> list[tuple[float, ...]]:
 
 
 def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
-    from dispatch_nlp.knowledge.catalog import Catalog
-
     if opts.catalog_from_labels:
         from .label_catalog import catalog_from_labels
 
@@ -188,10 +190,6 @@ def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
 
 
 def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
-    from dispatch_nlp.dispatcher import Dispatcher, build_segmenter, write_checksums
-    from dispatch_nlp.knowledge.gazetteer import Gazetteer
-    from dispatch_nlp.lifecycle.evaluate import evaluate_examples
-
     from .linear import fit_linear
     from .model_card import write_model_card
 
@@ -201,8 +199,6 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     gazetteer = Gazetteer.load()
     label_paths: list[tuple[str, ...]] = []
     if opts.catalog_from_labels:
-        from dispatch_nlp.batch.tables import read_labeled
-
         label_paths = sorted({r.category for r in read_labeled(table, spec, encoding=opts.encoding)
                               if not isinstance(r, InputError) and r.category})
     catalog = _catalog_for(opts, label_paths)
@@ -257,7 +253,6 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         timings["encoder_s"] = round(time.perf_counter() - t0, 1)
 
     # -- fusion on dev --------------------------------------------------------------------------------
-    from dispatch_nlp.components.classifier import ClassifierStage
 
     stage = ClassifierStage.load(staging, {**classifier_cfg, "weights": {}}, catalog)
     leaves = sorted({c for m in stage.members.values() for c in m.classes("leaf")})

@@ -10,7 +10,8 @@ import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from dispatch_nlp.batch.tables import ColumnSpec, read_rows, table_format
+from dispatch_nlp.batch.tables import SNIFF_BYTES, ColumnSpec, read_rows, table_format
+from dispatch_nlp.batch.tables import detect_encoding as strict_detect
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.files import atomic_open
 
@@ -110,8 +111,6 @@ def detect_encoding(path: str | Path) -> str:
     table reader's own check fails on files over 64 KiB whose sample ends inside a character)."""
     import codecs
 
-    from dispatch_nlp.batch.tables import SNIFF_BYTES
-    from dispatch_nlp.batch.tables import detect_encoding as strict_detect
 
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)

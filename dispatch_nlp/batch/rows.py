@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dispatch_nlp.batch.tables import ColumnSpec, _cell
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.knowledge.vocabulary import DEFAULT_EMERGENCY_NUMBER
+from dispatch_nlp.routing.assign import assign_units
 from dispatch_nlp.routing.router import bad_input_decision
 from dispatch_nlp.types import DispatchDecision, WorkOrder
 
@@ -230,8 +231,6 @@ class RowProcessor:
         changed = list(dec.category.path[: len(before_path)]) != before_path
         unit_before = route_changed = None
         if item.is_leaf:
-            from dispatch_nlp.routing.assign import assign_units
-
             router = self.dispatcher.router
             before = assign_units(item, dec.jurisdiction, self.dispatcher.units, router.settings.territorial_dispatch)
             unit_before = before.primary.id if before.primary else None

@@ -29,8 +29,10 @@ from dispatch_nlp.batch.io import RowWriter, estimate_rows, read_chunks, read_pa
 from dispatch_nlp.batch.report import ChangeReport, Summary
 from dispatch_nlp.batch.rows import DEFAULT_MAX_CHARS, RowProcessor, columns
 from dispatch_nlp.batch.tables import ColumnSpec, table_format
+from dispatch_nlp.dispatcher import CHECKSUM_FILE, CONFIG_FILE, Dispatcher, read_config
 from dispatch_nlp.errors import DispatchNLPError, InputError, ModelError
 from dispatch_nlp.files import atomic_write
+from dispatch_nlp.resources import default_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,6 @@ def work_dir(output: str | Path) -> Path:
 
 
 def _model_fingerprint(model_dir: str | None) -> dict:
-    from dispatch_nlp.dispatcher import CHECKSUM_FILE, CONFIG_FILE, read_config
-    from dispatch_nlp.resources import default_model_dir
-
     mdir = Path(model_dir) if model_dir else default_model_dir()
     read_config(mdir)  # a clear ModelError now rather than from inside a worker
     h = hashlib.sha256()
@@ -94,8 +93,6 @@ def _init_worker(model_dir, cut_trails, spec, compare_col, max_chars, batch_size
                  ort_spin=False) -> None:
     global _PROCESSOR, _INIT_ERROR
     try:
-        from dispatch_nlp.dispatcher import Dispatcher
-
         _PROCESSOR = RowProcessor(Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile,
                                                   ort_spin=ort_spin), spec,
                                   compare_col=compare_col, max_chars=max_chars, batch_size=batch_size)
@@ -227,8 +224,6 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
     try:
         if opts.workers == 1:
             if dispatcher is None:
-                from dispatch_nlp.dispatcher import Dispatcher
-
                 dispatcher = Dispatcher.load(opts.model_dir, cut_trails=opts.cut_trails, profile=opts.profile,
                                              ort_spin=opts.ort_spin)
             proc = RowProcessor(dispatcher, opts.spec, compare_col=opts.compare_col, max_chars=opts.max_chars,

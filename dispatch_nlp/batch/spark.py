@@ -28,8 +28,11 @@ from pathlib import Path
 
 from dispatch_nlp.batch.io import detect_encoding
 from dispatch_nlp.batch.rows import DEFAULT_MAX_CHARS, RowProcessor, columns
+from dispatch_nlp.batch.run import BatchResult, write_output
 from dispatch_nlp.batch.tables import ColumnSpec, read_rows, table_format
+from dispatch_nlp.dispatcher import Dispatcher, apply_profile, read_config
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.resources import default_model_dir
 
 _MID = "__dispatch_nlp_mid__"
 _ROW = "__dispatch_nlp_row__"
@@ -41,8 +44,6 @@ SPARK_CHARSETS = ("iso-8859-1", "us-ascii", "utf-16", "utf-16be", "utf-16le", "u
 def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool, profile: str | None = None, ort_spin: bool = False):
     key = (model_ref, shipped, cut_trails, profile, ort_spin)
     if key not in _DISPATCHERS:
-        from dispatch_nlp.dispatcher import Dispatcher
-
         if shipped:
             from pyspark import SparkFiles
 
@@ -123,7 +124,6 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
     ``addFile`` unless ``ship_model=False`` (then it must be a path every executor can read).
     ``spec`` overrides the column arguments. ``row_col`` names a column that already numbers the rows
     (skips the counting job). ``profile``: fast or full (None: the model's default profile)."""
-    from dispatch_nlp.resources import default_model_dir
 
     spec = spec or ColumnSpec(text_col=text_col, id_col=id_col, title_col=title_col, time_col=time_col,
                               path_sep=path_sep)
@@ -133,7 +133,6 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
         if missing:
             raise InputError(f"no column(s) {', '.join(missing)}; the DataFrame has: {', '.join(df.columns)}")
     mdir = Path(model_dir) if model_dir else default_model_dir()
-    from dispatch_nlp.dispatcher import apply_profile, read_config
 
     sc = df.sparkSession.sparkContext
     if ship_model:
@@ -232,7 +231,6 @@ def run_spark_batch(input_path: str | Path, output: str | Path, opts, *, master:
     executors, and write ``output`` on the driver with the local engine's writer (same bytes)."""
     from tqdm import tqdm
 
-    from dispatch_nlp.batch.run import BatchResult, write_output
 
     t0 = time.perf_counter()
     input_path, output = Path(input_path), Path(output)

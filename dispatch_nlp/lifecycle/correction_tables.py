@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from dispatch_nlp.batch.tables import read_rows
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.files import atomic_open
 from dispatch_nlp.lifecycle.correction_model import Correction
@@ -25,7 +26,6 @@ _IMPORT_ALIASES = {"id": "order_id", "category": "category_path", "appeal": "app
 def read_corrections_table(path: str | Path, *, encoding: str | None = None) -> Iterator[tuple[int, Correction | InputError]]:
     """Read a CSV/TSV/JSONL/XLSX table of corrections (columns named as the ``Correction`` fields, or
     ``id``/``category``/``appeal``/``unit_id``/``time``); yields (row number, correction or error)."""
-    from dispatch_nlp.batch.tables import read_rows
 
     for n, row in read_rows(path, encoding=encoding):
         if "__error__" in row:

@@ -131,7 +131,7 @@ def load_examples(path: str | Path, spec: ColumnSpec, catalog, gazetteer=None, *
     examples: list[Example] = []
     seen: set[str] = set()
     split_values: list[str | None] = []
-    leaf_of = leaf_of or (lambda names: _leaf_by_path(catalog, names))
+    leaf_of = leaf_of or (lambda names: leaf_by_path(catalog, names))
     rows = read_labeled(path, spec, encoding=encoding)
     raw_split: dict[int, str] = {}
     if split_col:
@@ -170,7 +170,7 @@ def load_examples(path: str | Path, spec: ColumnSpec, catalog, gazetteer=None, *
     return examples, report
 
 
-def _leaf_by_path(catalog, names: tuple[str, ...]) -> str | None:
+def leaf_by_path(catalog, names: tuple[str, ...]) -> str | None:
     try:
         item = catalog.by_path(tuple(names))
     except KeyError:

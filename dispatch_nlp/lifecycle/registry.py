@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from dispatch_nlp.dispatcher import read_config, verify_checksums
 from dispatch_nlp.errors import InputError, ModelError
 from dispatch_nlp.files import atomic_write, fsync_dir
 
@@ -127,7 +128,6 @@ class Registry:
 
     def install(self, model_dir: str | Path, version: str | None = None) -> str:
         """Copy a model directory into ``versions/`` (verified first); returns its version name."""
-        from dispatch_nlp.dispatcher import read_config, verify_checksums
 
         src = Path(model_dir)
         config = read_config(src)

@@ -10,6 +10,10 @@ and units APIs of ``dispatch_nlp`` (tests pass a small fixture catalog).
 
 from __future__ import annotations
 
+from dispatch_nlp.knowledge.catalog import Catalog
+from dispatch_nlp.knowledge.gazetteer import Gazetteer
+from dispatch_nlp.knowledge.units import UnitsRegistry
+
 from .families import FAMILIES, STYLES
 from .generator import STYLE_CYCLE, CorpusGenerator, assign_splits
 
@@ -21,9 +25,6 @@ def load_generator(seed: int = 0, *, catalog=None, gazetteer=None, units=None, s
     """A generator over the shipped Beijing catalog, gazetteer and units registry (or those given:
     objects, or paths to load them from). ``options`` go to ``CorpusGenerator`` (``kw_holdout``,
     ``keyword_free_rate``, ``paraphrase_rate``, ``synonym_vectors``)."""
-    from dispatch_nlp.knowledge.catalog import Catalog
-    from dispatch_nlp.knowledge.gazetteer import Gazetteer
-    from dispatch_nlp.knowledge.units import UnitsRegistry
 
     if gazetteer is None or isinstance(gazetteer, (str, bytes)) or hasattr(gazetteer, "__fspath__"):
         gazetteer = Gazetteer.load(gazetteer)

@@ -153,3 +153,21 @@ def test_the_train_extra_checked_on_import_is_setup_cfgs():
     checked = next(ast.literal_eval(n.value) for n in tree.body
                    if isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "TRAIN_EXTRA" for t in n.targets))
     assert set(checked) == declared
+
+
+def test_every_package_folder_is_installed():
+    """A package folder missing from setup.cfg's list works in the editable checkout and is silently left
+    out of a wheel: every folder with an ``__init__.py`` must be listed, under its installed name."""
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
+    listed = {line.strip() for line in cfg["options"]["packages"].splitlines() if line.strip()}
+    mapped = {"dispatch_nlp": ROOT / "dispatch_nlp", "dispatch_nlp.training": ROOT / "training",
+              "dispatch_nlp.benchmarks": ROOT / "benchmarks"}
+    found = set()
+    for name, folder in mapped.items():
+        for init in folder.rglob("__init__.py"):
+            rel = init.parent.relative_to(folder).parts
+            if "__pycache__" not in rel:
+                found.add(".".join((name, *rel)))
+    assert found - listed == set(), f"package folders not in setup.cfg [options] packages: {sorted(found - listed)}"
+    assert listed - found == set(), f"setup.cfg lists packages that do not exist: {sorted(listed - found)}"

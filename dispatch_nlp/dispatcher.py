@@ -20,7 +20,7 @@ rules, with their own fusion, calibration and threshold, fitted on the same dev 
 service read ``DISPATCH_NLP_PROFILE`` (``profile_from_env``) and pass it as ``profile``.
 
 Environment variables are read at the edge (the CLI, the service settings, the Spark entry) by
-``profile_from_env`` and ``ort_spin_from_env`` and passed down as arguments.
+``profile_from_env``, ``ort_spin_from_env`` and ``ort_threads_from_env`` and passed down as arguments.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from dispatch_nlp.routing.units_learned import load_unit_model
 from dispatch_nlp.types import DispatchDecision, WorkOrder
 
 __all__ = ["Dispatcher", "read_config", "apply_profile", "profiles_of", "verify_checksums", "write_checksums",
-           "resolve_resource", "build_segmenter", "profile_from_env", "ort_spin_from_env", "check_batch_size"]
+           "resolve_resource", "build_segmenter", "profile_from_env", "ort_spin_from_env", "ort_threads_from_env", "check_batch_size"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,16 @@ def profile_from_env(profile: str | None = None) -> str | None:
     return profile or os.environ.get("DISPATCH_NLP_PROFILE") or None
 
 
+def ort_threads_from_env() -> int | None:
+    """At the edge: ``DISPATCH_NLP_THREADS``, the encoder member's ONNX Runtime threads (None: unset or 0)."""
+    raw = os.environ.get("DISPATCH_NLP_THREADS", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise InputError(f"DISPATCH_NLP_THREADS must be a whole number of threads, not {raw!r}")
+    return int(raw) or None
+
+
 def ort_spin_from_env() -> bool:
     """At the edge: whether ``DISPATCH_NLP_ORT_SPIN=1`` asks ONNX Runtime threads to busy-wait."""
     return os.environ.get("DISPATCH_NLP_ORT_SPIN", "0") == "1"
@@ -159,7 +169,7 @@ def check_batch_size(batch_size: Any) -> int:
 
 
 def load_resources(model_dir: Path, config: dict[str, Any], *, user_places: str | Path | None = None,
-                   ort_spin: bool = False) -> Resources:
+                   ort_spin: bool = False, ort_threads: int | None = None) -> Resources:
     """The catalog, gazetteer and units registry a model config names (paths ``catalog:NAME`` or relative)."""
     res = config.get("resources", {})
     units = UnitsRegistry.load(resolve_resource(model_dir, res.get("units", "catalog:units-beijing.tsv")))
@@ -169,7 +179,8 @@ def load_resources(model_dir: Path, config: dict[str, Any], *, user_places: str 
         places=resolve_resource(model_dir, res.get("places", "catalog:places-beijing.tsv")),
         user_places=user_places,
     )
-    return Resources(catalog=catalog, gazetteer=gazetteer, units=units, model_dir=model_dir, ort_spin=ort_spin)
+    return Resources(catalog=catalog, gazetteer=gazetteer, units=units, model_dir=model_dir, ort_spin=ort_spin,
+                     ort_threads=ort_threads)
 
 
 class Dispatcher:
@@ -200,19 +211,22 @@ class Dispatcher:
     @classmethod
     def load(cls, model_dir: str | Path | None = None, *, cut_trails: bool | None = None,
              user_places: str | Path | None = None, profile: str | None = None,
-             disable: Iterable[str] | None = None, ort_spin: bool = False) -> Dispatcher:
+             disable: Iterable[str] | None = None, ort_spin: bool = False,
+             ort_threads: int | None = None) -> Dispatcher:
         """Load a model directory (None = the shipped default). ``cut_trails`` overrides the config's
         normalization setting (on for history, off on the hot path); ``user_places`` is a table of
         compounds, roads and landmarks merged into the gazetteer; ``profile`` picks which members
         run (``fast`` or ``full``, see the module docstring); ``disable`` names components of the
         config's ``components`` list to leave out (``InputError`` for a name no component has);
-        ``ort_spin`` lets the encoder member's ONNX Runtime threads busy-wait."""
+        ``ort_spin`` lets the encoder member's ONNX Runtime threads busy-wait; ``ort_threads`` sets how
+        many it uses (None: the cores, at most 4)."""
         t0 = time.perf_counter()
         skip = check_disable(disable)
         mdir = Path(model_dir) if model_dir is not None else default_model_dir()
         config, profile = apply_profile(read_config(mdir), profile, mdir)
         verify_checksums(mdir)
-        resources = load_resources(mdir, config, user_places=user_places, ort_spin=ort_spin)
+        resources = load_resources(mdir, config, user_places=user_places, ort_spin=ort_spin,
+                                   ort_threads=ort_threads)
         overrides = {"normalize": {"cut_trails": cut_trails}} if cut_trails is not None else {}
         stages = build_components(config, resources, disable=skip, overrides=overrides)
         catalog, gazetteer, units = resources.catalog, resources.gazetteer, resources.units

@@ -121,3 +121,24 @@ def test_the_library_does_not_read_the_environment_the_cli_does(tmp_path, monkey
     finally:
         resources.use_data_root(None)
     assert resources.data_root() == shipped
+
+
+def test_onnx_threads_are_read_at_the_edge_only(monkeypatch):
+    import os
+
+    from dispatch_nlp.cli.main import main as cli_main
+    from dispatch_nlp.components.members.encoder import session_options
+    from dispatch_nlp.dispatcher import ort_threads_from_env
+    from dispatch_nlp.errors import InputError
+
+    monkeypatch.setenv("DISPATCH_NLP_THREADS", "1")
+    assert ort_threads_from_env() == 1
+    default = min(os.cpu_count() or 1, 4)
+    assert session_options().intra_op_num_threads == default  # the library ignores the environment
+    assert session_options(3).intra_op_num_threads == 3
+    monkeypatch.setenv("DISPATCH_NLP_THREADS", "0")
+    assert ort_threads_from_env() is None
+    monkeypatch.setenv("DISPATCH_NLP_THREADS", "two")
+    with pytest.raises(InputError, match="DISPATCH_NLP_THREADS"):
+        ort_threads_from_env()
+    assert cli_main(["dispatch", "朝阳区望京街道某小区停水"]) == 2

@@ -61,6 +61,7 @@ class BatchOptions:
     progress: bool = True
     profile: str | None = None  # fast / full (None: the model's default profile)
     ort_spin: bool = False  # let the encoder's ONNX Runtime threads busy-wait (the CLI reads DISPATCH_NLP_ORT_SPIN)
+    ort_threads: int | None = None  # the encoder's ONNX Runtime threads (the CLI reads DISPATCH_NLP_THREADS)
 
     def identity(self) -> dict:
         """The options a resumed run must share with the run it continues."""
@@ -90,11 +91,11 @@ _INIT_ERROR: str | None = None
 
 
 def _init_worker(model_dir, cut_trails, spec, compare_col, max_chars, batch_size, profile=None,
-                 ort_spin=False) -> None:
+                 ort_spin=False, ort_threads=None) -> None:
     global _PROCESSOR, _INIT_ERROR
     try:
         _PROCESSOR = RowProcessor(Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile,
-                                                  ort_spin=ort_spin), spec,
+                                                  ort_spin=ort_spin, ort_threads=ort_threads), spec,
                                   compare_col=compare_col, max_chars=max_chars, batch_size=batch_size)
     except Exception as exc:  # noqa: BLE001 - reported with the first task, as a plain message
         _INIT_ERROR = f"{type(exc).__name__}: {exc}"
@@ -116,7 +117,7 @@ def _parallel(chunks: Iterator[list], opts: BatchOptions) -> Iterator[list[list]
     # spawn, not fork: the parent may hold threads (the progress bar's monitor, ONNX Runtime pools).
     ctx = mp.get_context("spawn")
     initargs = (opts.model_dir, opts.cut_trails, opts.spec, opts.compare_col, opts.max_chars, opts.batch_size,
-                opts.profile, opts.ort_spin)
+                opts.profile, opts.ort_spin, opts.ort_threads)
     with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker, initargs=initargs) as ex:
         window: deque = deque()
         try:
@@ -225,7 +226,7 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
         if opts.workers == 1:
             if dispatcher is None:
                 dispatcher = Dispatcher.load(opts.model_dir, cut_trails=opts.cut_trails, profile=opts.profile,
-                                             ort_spin=opts.ort_spin)
+                                             ort_spin=opts.ort_spin, ort_threads=opts.ort_threads)
             proc = RowProcessor(dispatcher, opts.spec, compare_col=opts.compare_col, max_chars=opts.max_chars,
                                 batch_size=opts.batch_size)
             results: Iterator[list[list]] = (proc.process(c) for c in pending())

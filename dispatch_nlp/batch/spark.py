@@ -36,13 +36,14 @@ from dispatch_nlp.resources import default_model_dir
 
 _MID = "__dispatch_nlp_mid__"
 _ROW = "__dispatch_nlp_row__"
-_DISPATCHERS: dict = {}  # (model dir, shipped, cut_trails, profile, ort_spin) -> Dispatcher, one per executor process
+_DISPATCHERS: dict = {}  # (model dir, shipped, cut_trails, profile, ort_spin, ort_threads) -> Dispatcher, one per executor process
 _SHIPPED: set = set()
 SPARK_CHARSETS = ("iso-8859-1", "us-ascii", "utf-16", "utf-16be", "utf-16le", "utf-32", "utf-8")
 
 
-def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool, profile: str | None = None, ort_spin: bool = False):
-    key = (model_ref, shipped, cut_trails, profile, ort_spin)
+def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool, profile: str | None = None, ort_spin: bool = False,
+                ort_threads: int | None = None):
+    key = (model_ref, shipped, cut_trails, profile, ort_spin, ort_threads)
     if key not in _DISPATCHERS:
         if shipped:
             from pyspark import SparkFiles
@@ -50,7 +51,8 @@ def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool, profile: str | 
             model_dir = SparkFiles.get(model_ref)
         else:
             model_dir = model_ref
-        _DISPATCHERS[key] = Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile, ort_spin=ort_spin)
+        _DISPATCHERS[key] = Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile, ort_spin=ort_spin,
+                                              ort_threads=ort_threads)
     return _DISPATCHERS[key]
 
 
@@ -84,13 +86,13 @@ def _parse_json_line(line: str) -> dict:
 
 def _row_mapper(model_ref: str, shipped: bool, cut_trails: bool, spec: ColumnSpec, compare_col: str | None,
                 max_chars: int, batch_size: int, json_col: str | None, offsets: dict | None, names: list[str],
-                profile: str | None = None, ort_spin: bool = False):
+                profile: str | None = None, ort_spin: bool = False, ort_threads: int | None = None):
     keep = [*spec.columns(), *([compare_col] if compare_col else []), "channel", "__error__"]
 
     def mapper(batches):
         import pandas as pd
 
-        proc = RowProcessor(_dispatcher(model_ref, shipped, cut_trails, profile, ort_spin), spec, compare_col=compare_col,
+        proc = RowProcessor(_dispatcher(model_ref, shipped, cut_trails, profile, ort_spin, ort_threads), spec, compare_col=compare_col,
                             max_chars=max_chars, batch_size=batch_size)
         for pdf in batches:
             if offsets is not None:
@@ -116,7 +118,7 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
                path_sep: str = "->", spec: ColumnSpec | None = None, ship_model: bool = True,
                cut_trails: bool = True, max_chars: int = DEFAULT_MAX_CHARS, batch_size: int = 64,
                row_col: str | None = None, profile: str | None = None, _json_col: str | None = None,
-               ort_spin: bool = False):
+               ort_spin: bool = False, ort_threads: int | None = None):
     """Reclassify every row of ``df``; returns a DataFrame with the local engine's output columns
     (``dispatch_nlp.batch.column_names``), one row per input row, in input order within partitions.
 
@@ -165,7 +167,7 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
     compare = bool(compare_col)
     names = [n for n, _ in columns(compare)]
     mapper = _row_mapper(model_ref, ship_model, cut_trails, spec, compare_col, max_chars, batch_size, _json_col,
-                         offsets, names, profile, ort_spin)
+                         offsets, names, profile, ort_spin, ort_threads)
     return df.mapInPandas(mapper, schema=spark_schema(compare))
 
 
@@ -244,7 +246,8 @@ def run_spark_batch(input_path: str | Path, output: str | Path, opts, *, master:
     df, json_col = read_table(spark, input_path, opts.spec, fmt=opts.fmt, encoding=opts.encoding)
     out = reclassify(df, opts.model_dir, spec=opts.spec, compare_col=opts.compare_col, ship_model=ship_model,
                      cut_trails=opts.cut_trails, max_chars=opts.max_chars, batch_size=opts.batch_size,
-                     profile=opts.profile, _json_col=json_col, ort_spin=opts.ort_spin)
+                     profile=opts.profile, _json_col=json_col, ort_spin=opts.ort_spin,
+                     ort_threads=opts.ort_threads)
     bar = tqdm(unit="rows", file=sys.stderr, disable=not opts.progress, desc="reclassify (spark)")
 
     def chunks():

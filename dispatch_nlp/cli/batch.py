@@ -15,7 +15,7 @@ from dispatch_nlp.batch import BatchOptions, run_batch
 from dispatch_nlp.batch.report import summary_text
 from dispatch_nlp.batch.rows import DEFAULT_MAX_CHARS
 from dispatch_nlp.cli.model import add_column_flags, add_profile_flag, spec_from_args
-from dispatch_nlp.dispatcher import ort_spin_from_env
+from dispatch_nlp.dispatcher import ort_spin_from_env, ort_threads_from_env
 from dispatch_nlp.errors import InputError
 
 
@@ -66,7 +66,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size, resume=args.resume, compare_col=args.compare_col, fmt=args.fmt,
                         encoding=args.encoding, sheet=args.sheet, output_encoding=args.output_encoding,
                         max_chars=args.max_chars, cut_trails=not args.keep_trails, progress=not args.quiet,
-                        profile=args.profile, ort_spin=ort_spin_from_env())
+                        profile=args.profile, ort_spin=ort_spin_from_env(),
+                        ort_threads=ort_threads_from_env())
     if args.engine == "spark":
         try:
             from dispatch_nlp.batch.spark import run_spark_batch

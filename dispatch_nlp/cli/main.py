@@ -90,14 +90,14 @@ class _nullcontext:
 
 
 def cmd_dispatch(args: argparse.Namespace) -> int:
-    from dispatch_nlp.dispatcher import Dispatcher, ort_spin_from_env
+    from dispatch_nlp.dispatcher import Dispatcher, ort_spin_from_env, ort_threads_from_env
     from dispatch_nlp.routing.router import bad_input_decision
     from dispatch_nlp.types import WorkOrder
 
     if (args.text is None) == (args.input is None):
         raise InputError("give either the order TEXT or --input FILE.jsonl (not both)")
     dispatcher = Dispatcher.load(args.model, cut_trails=True if args.cut_trails else None, profile=args.profile,
-                                 ort_spin=ort_spin_from_env())
+                                 ort_spin=ort_spin_from_env(), ort_threads=ort_threads_from_env())
     indent = 2 if args.pretty else None
     if args.text is not None:
         decision = dispatcher.dispatch(WorkOrder(text=args.text, title=args.title, channel=args.channel))

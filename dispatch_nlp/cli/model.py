@@ -80,11 +80,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dispatch_nlp.dispatcher import Dispatcher, ort_spin_from_env
+    from dispatch_nlp.dispatcher import Dispatcher, ort_spin_from_env, ort_threads_from_env
     from dispatch_nlp.lifecycle.evaluate import evaluate_examples
     from dispatch_nlp.lifecycle.examples import load_examples
 
-    dispatcher = Dispatcher.load(args.model, profile=args.profile, ort_spin=ort_spin_from_env())
+    dispatcher = Dispatcher.load(args.model, profile=args.profile, ort_spin=ort_spin_from_env(),
+                                 ort_threads=ort_threads_from_env())
     spec = spec_from_args(args)
     split_col = (args.split_col or "split") if args.split else None
     examples, report = load_examples(args.data, spec, dispatcher.catalog, dispatcher.gazetteer, split_col=split_col,

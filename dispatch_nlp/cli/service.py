@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from dispatch_nlp.cli._lazy import require_training
-from dispatch_nlp.dispatcher import ort_spin_from_env
+from dispatch_nlp.dispatcher import ort_spin_from_env, ort_threads_from_env
 from dispatch_nlp.errors import InputError
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -35,7 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         corrections=None if args.corrections in ("", "none") else args.corrections,
         max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
         admin_token=args.admin_token or os.environ.get("DISPATCH_NLP_ADMIN_TOKEN") or None,
-        watch_interval_s=args.watch if args.registry else 0.0, profile=args.profile, ort_spin=ort_spin_from_env())
+        watch_interval_s=args.watch if args.registry else 0.0, profile=args.profile, ort_spin=ort_spin_from_env(),
+        ort_threads=ort_threads_from_env())
     app = create_app(settings)
     # log_config=None: uvicorn logs through the root handler, which masks personal data.
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=args.access_log,

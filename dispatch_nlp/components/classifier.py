@@ -70,7 +70,8 @@ class ClassifierStage(BaseComponent):
         self.catalog = catalog
 
     @classmethod
-    def load(cls, model_dir: Path, config: dict, catalog, *, ort_spin: bool = False) -> ClassifierStage:
+    def load(cls, model_dir: Path, config: dict, catalog, *, ort_spin: bool = False,
+             ort_threads: int | None = None) -> ClassifierStage:
         """The members named in ``config`` (the model config's ``classifier`` section); ``ort_spin``
         lets the encoder member's ONNX Runtime threads busy-wait."""
         members: dict[str, Member] = {}
@@ -79,7 +80,8 @@ class ClassifierStage(BaseComponent):
         if "encoder" in config:
             from dispatch_nlp.components.members.encoder import EncoderMember
 
-            members["encoder"] = EncoderMember.load(Path(model_dir), config["encoder"], spin=ort_spin)
+            members["encoder"] = EncoderMember.load(Path(model_dir), config["encoder"], spin=ort_spin,
+                                                    threads=ort_threads)
         if not members:
             raise ModelError(f"{model_dir}: the classifier section names no member (linear, encoder)")
         weights = {m: float(config.get("weights", {}).get(m, 1.0)) for m in members}

@@ -52,4 +52,5 @@ def make_jurisdiction(section: Mapping[str, Any], res: Resources):
 def make_classifier(section: Mapping[str, Any], res: Resources) -> ClassifierStage:
     if res.model_dir is None:
         raise ModelError("the classifier component needs a model directory")
-    return ClassifierStage.load(Path(res.model_dir), dict(section), res.catalog, ort_spin=res.ort_spin)
+    return ClassifierStage.load(Path(res.model_dir), dict(section), res.catalog, ort_spin=res.ort_spin,
+                                ort_threads=res.ort_threads)

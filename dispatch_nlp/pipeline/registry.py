@@ -41,6 +41,7 @@ class Resources:
     units: Any = None
     model_dir: Path | None = None
     ort_spin: bool = False  # let ONNX Runtime threads busy-wait between runs (encoder member)
+    ort_threads: int | None = None  # ONNX Runtime intra-op threads (None: the cores, at most 4)
 
 
 ComponentFactory = Callable[[Mapping[str, Any], Resources], Component]

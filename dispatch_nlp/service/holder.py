@@ -50,7 +50,8 @@ class ModelHolder:
         return default_model_dir()
 
     def _load(self, model_dir: Path | None) -> Dispatcher:
-        return Dispatcher.load(model_dir, profile=self.settings.profile, ort_spin=self.settings.ort_spin)
+        return Dispatcher.load(model_dir, profile=self.settings.profile, ort_spin=self.settings.ort_spin,
+                               ort_threads=self.settings.ort_threads)
 
     def _publish(self) -> None:
         d = self.dispatcher

@@ -18,3 +18,4 @@ class ServiceSettings:
     watch_interval_s: float = 0.0  # > 0: poll the registry's current pointer and reload on change
     profile: str | None = None  # fast / full (None: the model's default profile)
     ort_spin: bool = False  # let the encoder's ONNX Runtime threads busy-wait (the CLI reads DISPATCH_NLP_ORT_SPIN)
+    ort_threads: int | None = None  # the encoder's ONNX Runtime threads (the CLI reads DISPATCH_NLP_THREADS)

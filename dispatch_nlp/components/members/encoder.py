@@ -31,7 +31,7 @@ def session_options(threads: int | None = None, spin: bool = False):
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    n = threads or int(os.environ.get("DISPATCH_NLP_THREADS", "0")) or min(os.cpu_count() or 1, 4)
+    n = threads or min(os.cpu_count() or 1, 4)
     so.intra_op_num_threads = n
     so.inter_op_num_threads = 1
     # No busy-waiting between runs: a spinning runtime thread takes a core from whatever runs next
@@ -57,7 +57,8 @@ class EncoderMember:
         tokenizer.enable_truncation(self.max_len)
 
     @classmethod
-    def load(cls, model_dir: str | Path, section: dict, *, spin: bool = False) -> EncoderMember:
+    def load(cls, model_dir: str | Path, section: dict, *, spin: bool = False,
+             threads: int | None = None) -> EncoderMember:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -65,7 +66,7 @@ class EncoderMember:
             files = {k: Path(model_dir) / section[k] for k in ("onnx", "tokenizer", "meta")}
             meta = json.loads(files["meta"].read_text(encoding="utf-8"))
             tokenizer = Tokenizer.from_file(str(files["tokenizer"]))
-            session = ort.InferenceSession(str(files["onnx"]), session_options(spin=spin),
+            session = ort.InferenceSession(str(files["onnx"]), session_options(threads, spin=spin),
                                            providers=["CPUExecutionProvider"])
         except (OSError, KeyError, ValueError, Exception) as exc:  # ORT raises its own exception types
             raise ModelError(f"{model_dir}: encoder member not loadable ({type(exc).__name__}: {exc})") from None

@@ -554,3 +554,24 @@ def test_cli_validate_unit_type_names(tmp_path, capsys):
     bad.write_text("unit_type\tlevel\tname\ncity_rsj\tdistrict\t人社局\n", encoding="utf-8")
     assert _run(["catalog", "validate", str(bad)]) == 1
     assert "'city_rsj' is not a district unit type" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("field", ["response_level", "duty"])
+@pytest.mark.parametrize("value", [["2h"], {"level": "2h"}])
+def test_a_list_or_mapping_where_a_name_belongs_is_a_problem_not_a_crash(field, value):
+    import copy
+
+    import yaml
+
+    from dispatch_nlp.knowledge.catalog import validate
+    from dispatch_nlp.resources import catalog_dir
+
+    data = yaml.safe_load((catalog_dir() / "beijing-12345.yaml").read_text("utf-8"))
+    d = copy.deepcopy(data)
+    key = "categories" if "categories" in d else "items"
+    node = d[key][0]
+    while node.get("children"):
+        node = node["children"][0]
+    node[field] = value
+    problems = validate(d)
+    assert any(field.replace("_", " ") in p or field in p for p in problems), problems[:5]

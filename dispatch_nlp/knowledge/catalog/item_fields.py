@@ -34,7 +34,7 @@ class FieldChecks:
         out: dict[str, Any] = {}
         if "response_level" in fields:
             level = fields["response_level"]
-            if level in self.response_levels:
+            if isinstance(level, str) and level in self.response_levels:
                 out["response_level"] = level
             else:
                 known = ", ".join(self.response_levels)
@@ -45,7 +45,7 @@ class FieldChecks:
                 out["response_level"] = INVALID
         if "duty" in fields:
             duty = fields["duty"]
-            if duty in DUTY_TYPES:
+            if isinstance(duty, str) and duty in DUTY_TYPES:
                 out["duty"] = duty
             else:
                 self.report(

@@ -171,3 +171,15 @@ def test_every_package_folder_is_installed():
                 found.add(".".join((name, *rel)))
     assert found - listed == set(), f"package folders not in setup.cfg [options] packages: {sorted(found - listed)}"
     assert listed - found == set(), f"setup.cfg lists packages that do not exist: {sorted(listed - found)}"
+
+
+def test_the_old_spark_import_path_still_works_and_warns():
+    import importlib
+    import sys
+
+    sys.modules.pop("dispatch_nlp.spark", None)
+    with pytest.warns(DeprecationWarning, match="dispatch_nlp.batch.spark"):
+        old = importlib.import_module("dispatch_nlp.spark")
+    from dispatch_nlp.batch.spark import reclassify
+
+    assert old.reclassify is reclassify

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from dispatch_nlp.batch.safe_cells import csv_cell, xlsx_cell
 from dispatch_nlp.batch.tables import SNIFF_BYTES, ColumnSpec, read_rows, table_format
 from dispatch_nlp.batch.tables import detect_encoding as strict_detect
 from dispatch_nlp.errors import InputError
@@ -21,7 +22,8 @@ XLSX_MAX_ROWS = 1_048_576
 
 
 class RowWriter:
-    """Write output rows (lists in ``columns`` order) to ``path`` in ``fmt``. Rows go to a hidden
+    """Write output rows (lists in ``columns`` order) to ``path`` in ``fmt``. CSV/TSV and XLSX cells
+    follow ``safe_cells`` (text is never a formula; numbers stay numbers). Rows go to a hidden
     temporary file first (``files.atomic_open``) and ``close()`` fsyncs it and moves it into place,
     so a failed run never leaves a file that looks complete; ``abort()`` removes it."""
 
@@ -61,7 +63,7 @@ class RowWriter:
             return
         self.count += len(rows)
         if self.fmt in ("csv", "tsv"):
-            self._csv.writerows([[_text(v) for v in r] for r in rows])
+            self._csv.writerows([[csv_cell(v) for v in r] for r in rows])
         elif self.fmt == "jsonl":
             self._fh.writelines(json.dumps(dict(zip(self.names, r)), ensure_ascii=False) + "\n" for r in rows)
         elif self.fmt == "xlsx":
@@ -69,7 +71,7 @@ class RowWriter:
                 raise InputError(f"{self.path}: more than {XLSX_MAX_ROWS - 1} rows do not fit in an XLSX sheet; "
                                  "write .parquet, .csv or .jsonl instead")
             for r in rows:
-                self._ws.append([self._illegal.sub("", v) if isinstance(v, str) else v for v in r])
+                self._ws.append([xlsx_cell(self._ws, v, self._illegal) for v in r])
         else:
             import pyarrow as pa
 
@@ -96,14 +98,6 @@ class RowWriter:
 
 class _Aborted(Exception):
     """Passed into ``atomic_open`` by ``RowWriter.abort`` so that it discards the temporary file."""
-
-
-def _text(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
 
 
 def detect_encoding(path: str | Path) -> str:

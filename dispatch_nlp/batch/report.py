@@ -8,6 +8,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from dispatch_nlp.files import atomic_write
+
 
 class Summary:
     """Counts over output rows; fed the rows in order as they are written."""
@@ -129,8 +131,8 @@ class ChangeReport:
         data = {**meta, **self.to_dict()}
         jpath = output.with_name(output.name + ".changes.json")
         mpath = output.with_name(output.name + ".changes.md")
-        jpath.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        mpath.write_text(markdown(data), encoding="utf-8")
+        atomic_write(jpath, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        atomic_write(mpath, markdown(data))
         return jpath, mpath
 
 

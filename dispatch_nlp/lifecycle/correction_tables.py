@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from dispatch_nlp.batch.safe_cells import csv_cell
 from dispatch_nlp.batch.tables import read_rows
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.files import atomic_open
@@ -55,7 +56,8 @@ def read_corrections_table(path: str | Path, *, encoding: str | None = None) -> 
 def export_training_table(store: CorrectionStore, path: str | Path, *, catalog=None, since: str | None = None) -> dict:
     """Write the latest correction of each order as a training table (JSONL or CSV by suffix) with
     columns ``id, text, title, category_code, category_path, appeal_type, district, street, unit,
-    corrected_at, catalog_version``; with ``catalog`` the codes are migrated to it and paths filled in."""
+    corrected_at, catalog_version``; with ``catalog`` the codes are migrated to it and paths filled in.
+    CSV/TSV cells follow ``batch.safe_cells`` (a formula-like text gets a leading ``'``)."""
     latest = store.latest_by_order(since=since)
     counts = {"orders": len(latest), "written": 0, "category_removed": 0}
     records = []
@@ -75,7 +77,8 @@ def export_training_table(store: CorrectionStore, path: str | Path, *, catalog=N
                                delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
             w.writeheader()
             for r in records:
-                w.writerow({k: (" > ".join(v) if isinstance(v, list) else v) for k, v in r.items()})
+                # safe_cells: a text cell never starts a formula when the table is opened in a spreadsheet
+                w.writerow({k: csv_cell(" > ".join(v) if isinstance(v, list) else v) for k, v in r.items()})
     else:
         with atomic_open(path, "w") as fh:
             for r in records:

@@ -9,6 +9,7 @@ exclusion if one did, and appeal-type cue scores.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -35,6 +36,65 @@ GENERIC_EMERGENCY: dict[str, tuple[str, ...]] = {
     "122": ("交通事故", "撞车了", "车祸", "被车撞"),
 }
 
+# Whether an emergency marker describes something happening now. A live cue in the marker's own clause
+# wins; then a hypothetical cue in that clause (a risk, a precaution); then, in the marker's sentence, a
+# cue of the past or of a recurring nuisance; then a live cue in the sentence. Nothing: "unclear".
+LIVE_CUES: tuple[str, ...] = ("正在", "刚才", "刚刚", "现在", "此刻", "这会儿", "眼看着", "马上", "快来", "赶快",
+                              "赶紧", "救命", "还在烧", "还没走", "当前")
+HYPOTHETICAL_CUES: tuple[str, ...] = ("万一", "一旦", "如果", "假如", "防止", "预防", "防范", "隐患", "以免", "避免",
+                                      "风险", "担心", "可能发生", "宣传", "演练")
+PAST_CUES: tuple[str, ...] = ("去年", "前年", "年前", "曾经", "当时", "那年", "上个月", "上月", "上周", "前几天",
+                              "之前", "以前", "过去", "已经扑灭", "已扑灭", "至今", "理赔", "赔偿", "责任认定",
+                              "事故认定", "判决", "后来")
+CHRONIC_CUES: tuple[str, ...] = ("每天", "天天", "每晚", "经常", "长期", "总是", "常年", "时常", "多次", "持续",
+                                 "好几个月")
+_PAST_DATE = re.compile(r"(19|20)\d\d年|\d+年前")
+_CLAUSE_END = "，,。！？!?；;\n"
+_SENTENCE_END = "。！？!?；;\n"
+ACTUALITIES = ("live", "hypothetical", "past", "chronic", "unclear")
+
+
+def _scope(text: str, start: int, end: int, stops: str) -> str:
+    left = max(text.rfind(c, 0, start) for c in stops) + 1
+    rights = [i for i in (text.find(c, end) for c in stops) if i >= 0]
+    return text[left:min(rights) if rights else len(text)]
+
+
+def _cue(scope: str, cues: tuple[str, ...], date: bool = False) -> str | None:
+    for cue in cues:
+        if cue in scope:
+            return cue
+    if date:
+        m = _PAST_DATE.search(scope)
+        return m.group(0) if m else None
+    return None
+
+
+def emergency_actuality(text: str, start: int, end: int) -> tuple[str, str | None]:
+    """Whether the emergency marker at ``text[start:end]`` is happening now: (``live`` | ``hypothetical``
+    | ``past`` | ``chronic`` | ``unclear``, the cue that said so)."""
+    clause = _scope(text, start, end, _CLAUSE_END)
+    sentence = _scope(text, start, end, _SENTENCE_END)
+    for kind, scope, cues, date in (("live", clause, LIVE_CUES, False), ("hypothetical", clause, HYPOTHETICAL_CUES, False),
+                                    ("past", sentence, PAST_CUES, True), ("chronic", sentence, CHRONIC_CUES, False),
+                                    ("hypothetical", sentence, HYPOTHETICAL_CUES, False),
+                                    ("live", sentence, LIVE_CUES, False)):
+        cue = _cue(scope, cues, date)
+        if cue is not None:
+            return kind, cue
+    return "unclear", None
+
+
+def text_actuality(text: str) -> tuple[str, str | None]:
+    """The same reading for a whole order (an emergency category without a marker): a live cue anywhere
+    wins, then the first past, recurring or hypothetical cue."""
+    for kind, cues, date in (("live", LIVE_CUES, False), ("past", PAST_CUES, True), ("chronic", CHRONIC_CUES, False),
+                             ("hypothetical", HYPOTHETICAL_CUES, False)):
+        cue = _cue(text, cues, date)
+        if cue is not None:
+            return kind, cue
+    return "unclear", None
+
 
 # The score of "none of the matched leaves": one rare keyword scores about 4-7, so it alone reaches
 # roughly 0.9-0.99; a short common one stays well below.
@@ -48,13 +108,15 @@ class Match:
     end: int
     kind: str  # keyword | name | emergency | exclusion
     code: str | None = None
+    actuality: str | None = None  # emergency markers: one of ACTUALITIES
+    cue: str | None = None  # ... and the cue that decided it
 
 
 @dataclass
 class RulesEvidence:
     scores: dict[str, float] = field(default_factory=dict)  # leaf code -> score
     matches: list[Match] = field(default_factory=list)
-    emergency: tuple[str, Match] | None = None  # (number, match)
+    emergency: tuple[str, Match] | None = None  # (number, match): the first live marker, else the first
     exclusion: tuple[str, Match] | None = None  # (reason, match)
     appeal: dict[str, float] = field(default_factory=dict)
 
@@ -131,8 +193,10 @@ class RulesStage(BaseComponent):
                     bonus = 1.5 if kind == "name" else 1.0
                     ev.scores[code] = ev.scores.get(code, 0.0) + bonus * self.weight.get(phrase, 1.0) * min(len(phrase), 6) / 3
                     ev.matches.append(Match(phrase, start, end, kind, code))
-                elif kind == "emergency" and ev.emergency is None:
-                    ev.emergency = (extra, Match(phrase, start, end, kind, code))
+                elif kind == "emergency" and (ev.emergency is None or ev.emergency[1].actuality != "live"):
+                    actuality, cue = emergency_actuality(text, start, end)
+                    if ev.emergency is None or actuality == "live":
+                        ev.emergency = (extra, Match(phrase, start, end, kind, code, actuality, cue))
                 elif kind == "exclusion" and ev.exclusion is None:
                     ev.exclusion = (extra, Match(phrase, start, end, kind, code))
                 elif kind == "appeal":

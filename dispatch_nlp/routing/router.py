@@ -8,6 +8,7 @@ an overall confidence and a readable explanation.
 
 from __future__ import annotations
 
+from dispatch_nlp.components.rules import text_actuality
 from dispatch_nlp.knowledge.vocabulary import DEFAULT_EMERGENCY_NUMBER
 from dispatch_nlp.routing.assign import PlacedJurisdiction, assign_units
 from dispatch_nlp.routing.settings import RouteSettings
@@ -26,6 +27,7 @@ from dispatch_nlp.types import (
 __all__ = ["Router", "RouteSettings", "bad_input_decision"]
 
 APPEAL_FALLBACK = "其他"  # the appeal type when nothing says which
+NOT_LIVE_WORDS = {"past": "既往发生", "chronic": "长期存在", "hypothetical": "可能发生", "unclear": "时间不明"}
 
 
 class Router:
@@ -39,6 +41,34 @@ class Router:
         self.settings = settings
         self.model_version = model_version
         self.unit_model = unit_model  # learned unit override (dispatch_nlp.routing.units_learned), or None
+        generic = settings.emergency_generic_markers
+        self.generic_emergency = generic == "on" or (generic == "auto" and any(
+            item.emergency or item.duty == "emergency_transfer" for item in catalog.leaves()))
+
+    # -- emergency ------------------------------------------------------------------------------
+    def _live_channel(self, doc) -> bool:
+        """Whether the order came in on a live line: its channel names one; without a channel, unless
+        its first line opens as a letter."""
+        channel = (doc.order.channel or "").strip()
+        if channel:
+            return any(cue in channel for cue in self.settings.emergency_live_channels)
+        opening = doc.text.lstrip()[:20]
+        return not any(opening.startswith(cue) or cue in opening.split("\n")[0]
+                       for cue in self.settings.emergency_letter_openings)
+
+    def _emergency(self, doc, item) -> tuple[str, str, str] | None:
+        """The emergency this order is about: (number, what fired, its actuality) or None. A marker of
+        the generic list counts only where ``generic_emergency``; an emergency category without a
+        marker is read over the whole text."""
+        rules = doc.rules
+        if rules is not None and rules.emergency is not None:
+            number, match = rules.emergency
+            if match.code is not None or self.generic_emergency:
+                return number, f"命中紧急情形“{match.phrase}”", match.actuality or "unclear"
+        if item is not None and item.duty == "emergency_transfer":
+            number = str((item.emergency or {}).get("transfer_to") or DEFAULT_EMERGENCY_NUMBER)
+            return number, f"事项“{item.name}”属紧急转办", text_actuality(doc.text)[0]
+        return None
 
     # -- category -------------------------------------------------------------------------------
     def fuse_category(self, doc) -> dict[str, float]:
@@ -132,17 +162,22 @@ class Router:
         rules = doc.rules
         route = "dispatch"
         transfer_to = None
+        emergency = self._emergency(doc, item) if "empty_text" not in flags else None
         if "empty_text" in flags:
             route = "review"
             explanation.append("工单内容为空，转人工")
-        elif rules is not None and rules.emergency is not None:
-            transfer_to, match = rules.emergency
+        elif emergency is not None \
+                and emergency[2] not in self.settings.emergency_not_live and self._live_channel(doc):
+            transfer_to, why, _ = emergency
             route, level = "emergency_transfer", self.settings.emergency_level
-            explanation.append(f"命中紧急情形“{match.phrase}”，转{transfer_to}")
-        elif item is not None and item.duty == "emergency_transfer":
-            route, level = "emergency_transfer", self.settings.emergency_level
-            transfer_to = str((item.emergency or {}).get("transfer_to") or DEFAULT_EMERGENCY_NUMBER)
-            explanation.append(f"事项“{item.name}”属紧急转办，转{transfer_to}")
+            explanation.append(f"{why}，转{transfer_to}")
+        elif emergency is not None and emergency[2] not in self.settings.emergency_not_live:
+            # A letter or message describing an emergency as happening now: not a live line, so no
+            # automatic transfer; a person reads it (or it is routed as any other order).
+            flags.append("emergency_not_live")
+            route = "review" if self.settings.emergency_letter_route == "review" else route
+            explanation.append(f"{emergency[1]}，但来自非实时渠道（{doc.order.channel or '信件'}），不直接转{emergency[0]}"
+                               + ("，转人工核实" if route == "review" else ""))
         elif rules is not None and rules.exclusion is not None:
             reason, match = rules.exclusion
             route = "out_of_scope"
@@ -156,6 +191,9 @@ class Router:
             route = "return_to_district"
             named = self.gazetteer.get(doc.jurisdiction.outside_district or "")
             explanation.append(f"问题地点不在{named.name if named else '所述区'}辖区内，退回区级平台")
+        if emergency is not None and emergency[2] in self.settings.emergency_not_live and route != "emergency_transfer":
+            flags.append("emergency_not_live")
+            explanation.append(f"{emergency[1]}，但属{NOT_LIVE_WORDS.get(emergency[2], emergency[2])}情形，不转{emergency[0]}")
         if category.code is not None:
             explanation.append(f"分类：{' > '.join(category.path)}（置信度 {category.confidence:.2f}）")
             if rules is not None:

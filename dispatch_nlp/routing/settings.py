@@ -9,7 +9,7 @@ a field nor a catalog setting read by the catalog loader itself (``keywords_requ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +24,21 @@ __all__ = ["RouteSettings", "CATALOG_ONLY_KEYS"]
 # Catalog settings that the catalog loader reads itself; they reach from_dict in the merged mapping.
 CATALOG_ONLY_KEYS = frozenset({"keywords_required"})
 _CALIBRATION = ("calibration_x", "calibration_y")
+_STRINGS = ("emergency_live_channels", "emergency_letter_openings", "emergency_not_live")
+_GENERIC_EMERGENCY = ("auto", "on", "off")
+_ACTUALITIES = ("live", "hypothetical", "past", "chronic", "unclear")  # as components.rules.ACTUALITIES
 
 
 def _floats(values: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
+
+
+def _strings(key: str) -> Callable[[Any], tuple[str, ...]]:
+    def convert(values: Any) -> tuple[str, ...]:
+        if isinstance(values, str) or not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+            raise ModelError(f"route setting {key!r} must be a list of strings, not {values!r}")
+        return tuple(values)
+    return convert
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,22 @@ class RouteSettings:
     """For orders that need a place, the confidence is multiplied by the jurisdiction confidence to this power."""
     emergency_level: str = "2h"
     """Response level of an order transferred to an emergency number."""
+    emergency_generic_markers: str = "auto"
+    """Whether the generic emergency markers (components.rules.GENERIC_EMERGENCY) transfer an order:
+    ``on``, ``off``, or ``auto``: only when the catalog has an emergency item of its own (a catalog
+    built from labels without one transfers nothing unless configured)."""
+    emergency_live_channels: tuple[str, ...] = ("电话", "热线", "来电", "语音")
+    """An order whose channel contains one of these came in on a live line; any other named channel
+    (letters, 市长信箱/领导信箱, portal and app messages) is not live and is never transferred automatically."""
+    emergency_letter_openings: tuple[str, ...] = ("网民留言", "各位领导", "尊敬的领导", "领导您好", "市长您好",
+                                                  "市长信箱", "领导信箱")
+    """Without a channel, an order that opens (first line) with one of these is read as a letter."""
+    emergency_not_live: tuple[str, ...] = ("past", "chronic", "hypothetical")
+    """Readings of an emergency marker (components.rules.emergency_actuality) that are not transferred:
+    the order is routed as any other. Empty: every marker transfers, as before issue 21."""
+    emergency_letter_route: str = "review"
+    """Route of a letter that describes an emergency as happening now: ``review`` (a person checks and
+    calls back) or ``dispatch`` (routed as any other order)."""
     appeal_default_confidence: float = 0.3
     """Confidence of the appeal type 其他 when neither the classifier nor a cue says anything."""
     appeal_cue_base: float = 0.4
@@ -76,7 +103,7 @@ class RouteSettings:
     def from_dict(cls, data: Mapping[str, Any] | None) -> "RouteSettings":
         """Settings from the catalog settings overlaid with ``config["route"]``; unknown keys raise ``ModelError``."""
         known = settings_fields(cls, data, section="route", descriptive=CATALOG_ONLY_KEYS,
-                                convert={k: _floats for k in _CALIBRATION})
+                                convert={**{k: _floats for k in _CALIBRATION}, **{k: _strings(k) for k in _STRINGS}})
         if len(known.get("calibration_x", ())) != len(known.get("calibration_y", ())):
             raise ModelError("route settings calibration_x and calibration_y differ in length")
         if known.get("territorial_dispatch", "street") not in TERRITORIAL_DISPATCH:
@@ -85,4 +112,14 @@ class RouteSettings:
         if known.get("emergency_level", "2h") not in RESPONSE_LEVELS:
             raise ModelError(f"route setting 'emergency_level' is {known['emergency_level']!r};"
                              f" use one of {', '.join(RESPONSE_LEVELS)}")
+        if known.get("emergency_generic_markers", "auto") not in _GENERIC_EMERGENCY:
+            raise ModelError(f"route setting 'emergency_generic_markers' is {known['emergency_generic_markers']!r};"
+                             f" use one of {', '.join(_GENERIC_EMERGENCY)}")
+        if known.get("emergency_letter_route", "review") not in ("review", "dispatch"):
+            raise ModelError(f"route setting 'emergency_letter_route' is {known['emergency_letter_route']!r};"
+                             " use review or dispatch")
+        unknown = sorted(set(known.get("emergency_not_live", ())) - set(_ACTUALITIES))
+        if unknown:
+            raise ModelError(f"route setting 'emergency_not_live' has {', '.join(unknown)};"
+                             f" use some of {', '.join(_ACTUALITIES)}")
         return cls(**known)

@@ -24,6 +24,7 @@ from dispatch_nlp.lifecycle.corrections import open_store  # noqa: E402
 from dispatch_nlp.lifecycle.registry import Registry  # noqa: E402
 from dispatch_nlp.logs import MaskingFilter  # noqa: E402
 from dispatch_nlp.service import ServiceSettings, create_app  # noqa: E402
+from dispatch_nlp.service.keys import add_key  # noqa: E402
 from dispatch_nlp.service.schemas import DecisionOut  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
@@ -34,10 +35,27 @@ ORDER = {"id": "A-1", "text": f"市民反映：朝阳区望京街道某小区连
 
 
 @pytest.fixture(scope="module")
-def client(dispatcher, tmp_path_factory):
+def keys(tmp_path_factory):
+    """A keys file with one key per role: ``keys.file`` and ``keys.headers(role)``."""
+    path = tmp_path_factory.mktemp("keys") / "keys.json"
+    secrets = {role: add_key(path, f"{role}-1", role) for role in ("dispatch", "operator", "admin")}
+
+    class Keys:
+        file = str(path)
+
+        @staticmethod
+        def headers(role: str) -> dict:
+            return {"Authorization": f"Bearer {secrets[role]}"}
+
+    return Keys
+
+
+@pytest.fixture(scope="module")
+def client(dispatcher, tmp_path_factory, keys):
     db = tmp_path_factory.mktemp("svc") / "corrections.db"
-    app = create_app(ServiceSettings(corrections=str(db), max_batch=8, max_body_bytes=50_000), dispatcher=dispatcher)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    app = create_app(ServiceSettings(corrections=str(db), max_batch=8, max_body_bytes=50_000, keys_file=keys.file),
+                     dispatcher=dispatcher)
+    with TestClient(app, raise_server_exceptions=False, headers=keys.headers("operator")) as c:
         c.db = db
         yield c
 
@@ -140,7 +158,7 @@ def test_corrections_are_stored_and_idempotent(client):
     ({"order_id": "A", "operator": "o", "category_path": ["没有", "这个"]}, "category_path"),
     ({"order_id": "A", "operator": "o", "appeal_type": "抱怨"}, "appeal_type"),
     ({"order_id": "A", "operator": "o", "kind": "改派"}, "body"),
-    ({"order_id": "A", "unit": "utility_water"}, "operator"),
+    ({"order_id": "A", "operator": "", "unit": "utility_water"}, "operator"),
     ({"order_id": "A", "operator": "o", "unit": "utility_water", "corrected_at": "yesterday"}, "corrected_at"),
 ])
 def test_correction_errors_name_the_field(client, payload, field):
@@ -149,8 +167,9 @@ def test_correction_errors_name_the_field(client, payload, field):
     assert field in [f["field"] for f in r.json()["error"]["fields"]]
 
 
-def test_corrections_disabled_is_503(dispatcher):
-    with TestClient(create_app(ServiceSettings(), dispatcher=dispatcher)) as c:
+def test_corrections_disabled_is_503(dispatcher, keys):
+    with TestClient(create_app(ServiceSettings(keys_file=keys.file), dispatcher=dispatcher),
+                    headers=keys.headers("operator")) as c:
         r = c.post("/v1/corrections", json={"order_id": "A", "operator": "o", "unit": "utility_water"})
         assert r.status_code == 503
         assert c.get("/v1/health").json()["corrections_store"] == "disabled"
@@ -191,7 +210,7 @@ def test_openapi_paths_operations_and_schema_names_are_stable(client):
         "JurisdictionOut", "ModelOut", "OrderIn", "ReloadOut", "ResponseLevelOut", "Scored", "SpanOut", "UnitOut",
         "UnitsOut", "ValidationError"]
     reload_params = [p["name"] for p in doc["paths"]["/v1/admin/reload"]["post"]["parameters"]]
-    assert reload_params == ["wait", "force", "authorization"]  # the dependencies add no parameter
+    assert reload_params == ["wait", "force"]  # the dependencies (store, auth) add no parameter
 
 
 class _BrokenStore:
@@ -204,12 +223,12 @@ class _BrokenStore:
         return False
 
 
-def test_routes_reach_the_store_through_a_dependency(dispatcher):
+def test_routes_reach_the_store_through_a_dependency(dispatcher, keys):
     from dispatch_nlp.service.deps import get_store
 
-    app = create_app(ServiceSettings(), dispatcher=dispatcher)
+    app = create_app(ServiceSettings(keys_file=keys.file), dispatcher=dispatcher)
     app.app.dependency_overrides[get_store] = lambda: _BrokenStore()
-    with TestClient(app) as c:
+    with TestClient(app, headers=keys.headers("operator")) as c:
         r = c.post("/v1/corrections", json={"order_id": "A", "operator": "o", "unit": "utility_water"})
         assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
         health = c.get("/v1/health").json()
@@ -225,16 +244,16 @@ class _Exploding:
         raise RuntimeError(f"failed on {order.text}")
 
 
-def test_internal_error_is_500_without_trace_and_log_is_masked(dispatcher):
+def test_internal_error_is_500_without_trace_and_log_is_masked(dispatcher, keys):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(MaskingFilter())
     logger = logging.getLogger("dispatch_nlp.service")
     logger.addHandler(handler)
     try:
-        app = create_app(ServiceSettings(), dispatcher=dispatcher)
+        app = create_app(ServiceSettings(keys_file=keys.file), dispatcher=dispatcher)
         app.app.state.holder.dispatcher = _Exploding()
-        with TestClient(app, raise_server_exceptions=False) as c:
+        with TestClient(app, raise_server_exceptions=False, headers=keys.headers("dispatch")) as c:
             r = c.post("/v1/dispatch", json={"text": f"我的电话{PHONE}"})
         assert r.status_code == 500
         assert r.json()["error"]["code"] == "internal_error" and "Traceback" not in r.text and PHONE not in r.text
@@ -260,11 +279,12 @@ def registry(tmp_path):
     return reg
 
 
-def test_reload_swaps_model_without_dropping_requests(registry):
+def test_reload_swaps_model_without_dropping_requests(registry, keys):
     import httpx
     import uvicorn
 
-    app = create_app(ServiceSettings(registry=str(registry.root), admin_token="s3cret"))
+    app = create_app(ServiceSettings(registry=str(registry.root), keys_file=keys.file))
+    admin = keys.headers("admin")
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -276,7 +296,7 @@ def test_reload_swaps_model_without_dropping_requests(registry):
     statuses, versions, stop = [], set(), threading.Event()
 
     def hammer():
-        with httpx.Client(base_url=base, timeout=10) as c:
+        with httpx.Client(base_url=base, timeout=10, headers=keys.headers("dispatch")) as c:
             n = 0
             while not stop.is_set() and n < 400:  # bounded
                 r = c.post("/v1/dispatch", json={"text": "朝阳区望京街道停水"})
@@ -291,23 +311,24 @@ def test_reload_swaps_model_without_dropping_requests(registry):
         time.sleep(0.3)
         with httpx.Client(base_url=base, timeout=30) as c:
             assert c.post("/v1/admin/reload").status_code == 401
+            assert c.post("/v1/admin/reload", headers=keys.headers("operator")).status_code == 403
             registry.promote(registry.root / "versions" / "v2")
-            r = c.post("/v1/admin/reload", headers={"Authorization": "Bearer s3cret"})
+            r = c.post("/v1/admin/reload", headers=admin)
             assert r.status_code == 200 and r.json()["status"] == "reloaded", r.text
             assert r.json()["model_version"] == "v2"
             time.sleep(0.3)
             stop.set()
             for w in workers:
                 w.join(30)
-            assert c.get("/v1/model").json()["model_version"] == "v2"
-            unchanged = c.post("/v1/admin/reload", headers={"Authorization": "Bearer s3cret"}).json()
+            assert c.get("/v1/model", headers=admin).json()["model_version"] == "v2"
+            unchanged = c.post("/v1/admin/reload", headers=admin).json()
             assert unchanged["status"] == "unchanged"
             # a broken promotion is refused at load time and the old model keeps serving
             (registry.root / "versions" / "v1" / "config.json").write_text("{broken", encoding="utf-8")
             registry.rollback()
-            r = c.post("/v1/admin/reload", headers={"Authorization": "Bearer s3cret"})
+            r = c.post("/v1/admin/reload", headers=admin)
             assert r.status_code == 409 and r.json()["status"] == "failed"
-            assert c.get("/v1/model").json()["model_version"] == "v2"
+            assert c.get("/v1/model", headers=admin).json()["model_version"] == "v2"
             assert c.get("/v1/health").json()["last_reload"]["ok"] is False
     finally:
         stop.set()
@@ -319,14 +340,15 @@ def test_reload_swaps_model_without_dropping_requests(registry):
 
 # ---- a killed server loses nothing it acknowledged -------------------------------------------------
 
-def test_kill_9_during_correction_writes_loses_nothing_acknowledged(tmp_path):
+def test_kill_9_during_correction_writes_loses_nothing_acknowledged(tmp_path, keys):
     import httpx
 
     model = config_model(tmp_path / "m", "kill-test")
     db = tmp_path / "corrections.db"
     port = _free_port()
     cli = os.path.join(os.path.dirname(sys.executable), "dispatch-nlp")
-    proc = subprocess.Popen([cli, "serve", "--model", str(model), "--port", str(port), "--corrections", str(db)],
+    proc = subprocess.Popen([cli, "serve", "--model", str(model), "--port", str(port), "--corrections", str(db),
+                             "--keys-file", keys.file, "--write-rate", "0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
     acked: list[str] = []
     lock = threading.Lock()
@@ -343,7 +365,7 @@ def test_kill_9_during_correction_writes_loses_nothing_acknowledged(tmp_path):
             pytest.fail("server did not start: " + proc.stderr.read1(4000).decode(errors="replace"))
 
         def writer(k: int):
-            with httpx.Client(base_url=base, timeout=5) as c:
+            with httpx.Client(base_url=base, timeout=5, headers=keys.headers("operator")) as c:
                 for i in range(2000):  # bounded; the kill comes long before
                     cid = f"w{k}-{i}"
                     try:

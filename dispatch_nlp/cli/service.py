@@ -1,4 +1,4 @@
-"""``dispatch-nlp serve``, ``corrections``, ``retrain``, ``promote``, ``rollback`` and ``registry``:
+"""``dispatch-nlp serve``, ``keys``, ``corrections``, ``retrain``, ``promote``, ``rollback`` and ``registry``:
 the commands of the daily loop (serve → operators correct → retrain → promote or not → roll back).
 
 Exit codes as everywhere: 0 ok; 1 ran but found problems (bad rows on import, promotion refused);
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,25 @@ from dispatch_nlp.dispatcher import ort_spin_from_env, ort_threads_from_env
 from dispatch_nlp.errors import InputError
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+KEYS_ENV = "DISPATCH_NLP_API_KEYS"  # the keys file, when --keys-file is not given
+
+
+def keys_file_from(args: argparse.Namespace) -> str | None:
+    return getattr(args, "keys_file", None) or os.environ.get(KEYS_ENV) or None
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -30,17 +50,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if args.model and args.registry:
         raise InputError("give --model DIR or --registry DIR, not both")
+    keys_file = keys_file_from(args)
+    if args.no_auth:
+        if not is_loopback(args.host):
+            raise InputError(f"--no-auth is allowed only on a loopback address (127.0.0.1, ::1, localhost), "
+                             f"not --host {args.host}: make API keys with dispatch-nlp keys add")
+        keys_file = None
+        logging.getLogger("dispatch_nlp.service").warning(
+            "AUTHENTICATION IS OFF (--no-auth): every local process may dispatch, write corrections and reload "
+            "the model. Use API keys (dispatch-nlp keys add) for anything but local testing.")
+        print("WARNING: dispatch-nlp serve --no-auth: authentication is OFF (loopback only)", file=sys.stderr)
+    elif not keys_file:
+        raise InputError("no API keys configured: make one with 'dispatch-nlp keys add --role admin --id admin-1 "
+                         f"--keys-file keys.json' and start with --keys-file keys.json (or {KEYS_ENV}=keys.json); "
+                         "for local testing only, --no-auth on 127.0.0.1")
     settings = ServiceSettings(
         model_dir=args.model, registry=args.registry,
         corrections=None if args.corrections in ("", "none") else args.corrections,
         max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
-        admin_token=args.admin_token or os.environ.get("DISPATCH_NLP_ADMIN_TOKEN") or None,
+        keys_file=keys_file, no_auth=args.no_auth, write_rate_per_s=args.write_rate, write_burst=args.write_burst,
         watch_interval_s=args.watch if args.registry else 0.0, profile=args.profile, ort_spin=ort_spin_from_env(),
         ort_threads=ort_threads_from_env())
     app = create_app(settings)
     # log_config=None: uvicorn logs through the root handler, which masks personal data.
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=args.access_log,
                 workers=1, timeout_graceful_shutdown=30)
+    return EXIT_OK
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from dispatch_nlp.service.keys import add_key, list_keys, revoke_key
+
+    path = keys_file_from(args)
+    if not path:
+        raise InputError(f"give --keys-file FILE (or set {KEYS_ENV})")
+    if args.keys_command == "add":
+        secret = add_key(path, args.id, args.role)
+        print(f"# key {args.id} (role {args.role}) added to {path}; the secret is shown this once:", file=sys.stderr)
+        print(secret)
+        return EXIT_OK
+    if args.keys_command == "list":
+        print(json.dumps(list_keys(path), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not revoke_key(path, args.id):
+        print(f"dispatch-nlp keys revoke: no key {args.id!r} in {path}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(json.dumps({"revoked": args.id, "keys_file": str(path)}))
     return EXIT_OK
 
 
@@ -189,12 +244,33 @@ def register(sub) -> None:
                    help="corrections store: SQLite file or SQLAlchemy URL ('none' disables; default corrections.db)")
     p.add_argument("--max-body-bytes", type=int, default=1_000_000)
     p.add_argument("--max-batch", type=int, default=256)
-    p.add_argument("--admin-token", help="require 'Authorization: Bearer TOKEN' on /v1/admin/* "
-                                         "(or DISPATCH_NLP_ADMIN_TOKEN)")
+    p.add_argument("--keys-file", help=f"API keys (dispatch-nlp keys add); default ${KEYS_ENV}. Required unless "
+                                       "--no-auth")
+    p.add_argument("--no-auth", action="store_true", help="no API keys: every request may do everything (only with "
+                                                          "--host 127.0.0.1, ::1 or localhost; logged loudly)")
+    p.add_argument("--write-rate", type=float, default=10.0, help="per key: corrections and reloads a second "
+                                                                  "(token bucket; 0: no limit; default 10)")
+    p.add_argument("--write-burst", type=int, default=100, help="per key: writes allowed at once (default 100)")
     p.add_argument("--watch", type=float, default=5.0, help="with --registry: seconds between checks of its "
                                                             "current pointer (0: only on /v1/admin/reload)")
     p.add_argument("--access-log", action="store_true", help="uvicorn access log (paths only, masked)")
     p.set_defaults(func=cmd_serve)
+
+    k = sub.add_parser("keys", help="make, list or revoke the service's API keys",
+                       description="Keys file: JSON, mode 0600, each key's id, role and salted scrypt hash (never "
+                                   "the secret). Roles: dispatch (dispatch and read the model), operator (also "
+                                   "write corrections), admin (also reload the model).")
+    ksub = k.add_subparsers(dest="keys_command", metavar="{add,list,revoke}")
+    ksub.required = True
+    ka = ksub.add_parser("add", help="make a key and print its secret (once)")
+    ka.add_argument("--id", required=True, help="the key's id (letters, digits, - and _): recorded as the operator")
+    ka.add_argument("--role", required=True, choices=("dispatch", "operator", "admin"))
+    kl = ksub.add_parser("list", help="ids, roles and creation times")
+    kr = ksub.add_parser("revoke", help="remove a key (a running server refuses it from its next request)")
+    kr.add_argument("--id", required=True)
+    for q in (ka, kl, kr):
+        q.add_argument("--keys-file", help=f"the keys file (default ${KEYS_ENV})")
+        q.set_defaults(func=cmd_keys)
 
     c = sub.add_parser("corrections", help="import, export or count operators' corrections")
     csub = c.add_subparsers(dest="corrections_command", metavar="{import,export,stats}")

@@ -1,6 +1,7 @@
 """The FastAPI application: ``create_app(settings)`` wires the model holder, the corrections store,
-the settings and the metrics into one app whose routes (``service.routes``) reach them through
-FastAPI dependencies (``service.deps``), and wraps it in the boundary (``service.boundary``).
+the settings, the API keys and the metrics into one app whose routes (``service.routes``) reach them
+through FastAPI dependencies (``service.deps``; who may call what: ``service.auth``), and wraps it in
+the boundary (``service.boundary``).
 
     app = create_app(ServiceSettings(model_dir="models/default", corrections="corrections.db"))
 
@@ -20,9 +21,11 @@ from fastapi import FastAPI
 from dispatch_nlp import __version__
 from dispatch_nlp.errors import DispatchNLPError
 from dispatch_nlp.lifecycle.corrections import CorrectionStore, open_store
+from dispatch_nlp.service.auth import Authenticator, install_auth_handler
 from dispatch_nlp.service.boundary import Boundary
 from dispatch_nlp.service.holder import ModelHolder, Watcher
 from dispatch_nlp.service.http_errors import install_error_handlers
+from dispatch_nlp.service.keys import KeyStore
 from dispatch_nlp.service.metrics import Metrics
 from dispatch_nlp.service.routes import ROUTERS
 from dispatch_nlp.service.settings import ServiceSettings
@@ -41,6 +44,9 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher: Any = Non
     holder = ModelHolder(settings, metrics, dispatcher)
     if store is None and settings.corrections:
         store = open_store(settings.corrections)
+    keys = KeyStore(settings.keys_file) if settings.keys_file else None
+    auth = Authenticator(keys, no_auth=settings.no_auth, write_rate_per_s=settings.write_rate_per_s,
+                         write_burst=settings.write_burst)
     watcher = Watcher(holder, settings.watch_interval_s) if settings.registry and settings.watch_interval_s > 0 else None
 
     @asynccontextmanager
@@ -54,8 +60,9 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher: Any = Non
     app = FastAPI(title="dispatch_nlp", version=__version__, lifespan=lifespan, description=DESCRIPTION)
     # What the dependencies (service.deps) hand to the routes.
     app.state.holder, app.state.store, app.state.metrics, app.state.settings = holder, store, metrics, settings
-    app.state.started = time.time()
+    app.state.auth, app.state.started = auth, time.time()
     install_error_handlers(app)
+    install_auth_handler(app)
     for router in ROUTERS:
         app.include_router(router)
     return Boundary(app, metrics=metrics, max_body=settings.max_body_bytes)

@@ -61,7 +61,8 @@ class CorrectionIn(_Strict):
     """An operator's correction (改派 / 退单) of one order's dispatch."""
 
     order_id: str = Field(min_length=1, max_length=MAX_SHORT)
-    operator: str = Field(min_length=1, max_length=MAX_SHORT, description="who corrected it")
+    operator: str | None = Field(None, min_length=1, max_length=MAX_SHORT,
+                                 description="ignored: the service records the API key's id as the operator")
     kind: CorrectionKindLabel = "reassign"
     category_code: str | None = Field(None, pattern=r"^([0-9]{2}){1,3}$", description="corrected catalog code")
     category_path: list[str] | None = Field(None, min_length=1, max_length=3, description="or its names, first level first")

@@ -1,6 +1,6 @@
 """What a service instance is told at start: ``ServiceSettings`` (model source, corrections store,
-limits, admin token, registry watching, profile). Built by the CLI from its flags and environment;
-nothing below the service reads the environment."""
+limits, API keys and write rate, registry watching, profile). Built by the CLI from its flags and
+environment; nothing below the service reads the environment."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ class ServiceSettings:
     corrections: str | None = None  # SQLite path or SQLAlchemy URL; None: corrections disabled (503)
     max_body_bytes: int = 1_000_000
     max_batch: int = 256
-    admin_token: str | None = None
+    keys_file: str | None = None  # API keys (service.keys); None and not no_auth: every protected route is 401
+    no_auth: bool = False  # every request is admin (the CLI allows it on a loopback bind only)
+    write_rate_per_s: float = 10.0  # per key: corrections and reloads a second (token bucket; <= 0: no limit)
+    write_burst: int = 100  # per key: writes allowed at once before the rate applies
     watch_interval_s: float = 0.0  # > 0: poll the registry's current pointer and reload on change
     profile: str | None = None  # fast / full (None: the model's default profile)
     ort_spin: bool = False  # let the encoder's ONNX Runtime threads busy-wait (the CLI reads DISPATCH_NLP_ORT_SPIN)
     ort_threads: int | None = None  # the encoder's ONNX Runtime threads (the CLI reads DISPATCH_NLP_THREADS)
+    watch_backoff_max_s: float = 300.0  # the longest wait before the watcher retries a model that failed to load

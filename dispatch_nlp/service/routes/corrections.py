@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.lifecycle.corrections import Correction
+from dispatch_nlp.service.auth import AUTH_RESPONSES, OperatorWrite
 from dispatch_nlp.service.deps import HolderDep, MetricsDep, RequestIdDep, StoreDep
 from dispatch_nlp.service.http_errors import ERROR_RESPONSES, error_response
 from dispatch_nlp.service.schemas import CorrectionIn, CorrectionOut, ErrorOut
@@ -21,12 +22,12 @@ router = APIRouter()
 
 
 @router.post("/v1/corrections", response_model=CorrectionOut, status_code=201, tags=["corrections"],
-             responses={**ERROR_RESPONSES,
+             responses={**ERROR_RESPONSES, **AUTH_RESPONSES,
                         200: {"model": CorrectionOut, "description": "already stored (same correction_id)"},
                         503: {"model": ErrorOut, "description": "store unavailable: nothing stored, retry"}},
              summary="Record an operator's correction (改派 / 退单); durable before the reply")
-def add_correction(body: CorrectionIn, holder: HolderDep, store: StoreDep, metrics: MetricsDep,
-                   rid: RequestIdDep) -> Response:
+def add_correction(body: CorrectionIn, principal: OperatorWrite, holder: HolderDep, store: StoreDep,
+                   metrics: MetricsDep, rid: RequestIdDep) -> Response:
     if store is None:
         return error_response(503, "unavailable", "corrections are not enabled on this service (start it with "
                               "--corrections DB)", request_id=rid)
@@ -36,6 +37,7 @@ def add_correction(body: CorrectionIn, holder: HolderDep, store: StoreDep, metri
         return error_response(422, "invalid_request", "; ".join(f"{f}: {m}" for f, m in problems),
                               [{"field": f, "message": m} for f, m in problems], rid)
     data = {k: v for k, v in body.model_dump().items() if v is not None}
+    data["operator"] = principal.key_id  # who corrected it is the key, never what the body says
     if not data.get("catalog_version") and not (body.decision or {}).get("catalog_version") \
             and not body.decision_catalog_version:
         data["catalog_version"] = d.catalog_version

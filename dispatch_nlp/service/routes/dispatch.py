@@ -8,12 +8,13 @@ import json
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from dispatch_nlp.service.auth import AUTH_RESPONSES, DispatchRole
 from dispatch_nlp.service.deps import HolderDep, MetricsDep, RequestIdDep, SettingsDep
 from dispatch_nlp.service.http_errors import ERROR_RESPONSES, error_response
 from dispatch_nlp.service.schemas import BatchIn, BatchOut, DecisionOut, OrderIn
 from dispatch_nlp.types import WorkOrder
 
-router = APIRouter()
+router = APIRouter(dependencies=[DispatchRole], responses=AUTH_RESPONSES)  # a key with role dispatch or above
 
 MAX_MODEL_BATCH = 64  # orders that go through the model together within one request
 

@@ -1,21 +1,22 @@
 """``GET /v1/model`` (model, catalog and schema versions in service, the registry, the limits) and
-``POST /v1/admin/reload`` (load the configured model source again and swap it in; bearer token)."""
+``POST /v1/admin/reload`` (load the configured model source again and swap it in; an admin key)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from dispatch_nlp.lifecycle.registry import Registry
-from dispatch_nlp.service.deps import HolderDep, RequestIdDep, SettingsDep
-from dispatch_nlp.service.http_errors import error_response
+from dispatch_nlp.service.auth import AUTH_RESPONSES, AdminWrite, DispatchRole
+from dispatch_nlp.service.deps import HolderDep, SettingsDep
 from dispatch_nlp.service.schemas import MAX_TEXT_CHARS, ErrorOut, ModelOut, ReloadOut
 
 router = APIRouter()
 admin_router = APIRouter()  # a router of its own: the reload comes after /metrics in the OpenAPI paths
 
 
-@router.get("/v1/model", response_model=ModelOut, tags=["operations"],
+@router.get("/v1/model", response_model=ModelOut, tags=["operations"], dependencies=[DispatchRole],
+            responses=AUTH_RESPONSES,
             summary="Model, catalog and schema versions in service")
 def model_info(holder: HolderDep, settings: SettingsDep) -> ModelOut:
     d = holder.dispatcher
@@ -29,15 +30,11 @@ def model_info(holder: HolderDep, settings: SettingsDep) -> ModelOut:
 
 
 @admin_router.post("/v1/admin/reload", response_model=ReloadOut, tags=["operations"],
-                   responses={401: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+                   responses={**AUTH_RESPONSES, 409: {"model": ErrorOut}},
                    summary="Load the registry's current model (or the --model directory again) and swap it in")
-def admin_reload(holder: HolderDep, settings: SettingsDep, rid: RequestIdDep,
+def admin_reload(holder: HolderDep, principal: AdminWrite,
                  wait: bool = Query(True, description="reply after the swap"),
-                 force: bool = Query(False, description="reload even if the source did not change"),
-                 authorization: str | None = Header(None)) -> Response:
-    if settings.admin_token and authorization != f"Bearer {settings.admin_token}":
-        return error_response(401, "unauthorized", "admin endpoints need 'Authorization: Bearer <token>'",
-                              request_id=rid)
+                 force: bool = Query(False, description="reload even if the source did not change")) -> Response:
     result = holder.reload(wait=wait, force=force)
     status = {"failed": 409, "loading": 202}.get(result["status"], 200)
     return Response(ReloadOut(**result).model_dump_json(), status_code=status, media_type="application/json")

@@ -36,6 +36,21 @@ def _profiles_section(metrics: dict, config: dict) -> list[str]:
     return lines
 
 
+def _labels_lines(labels: dict | None) -> list[str]:
+    """What ``--catalog-from-labels`` did to the label paths (merged spellings, collapsed branches, skipped rows)."""
+    if not labels:
+        return []
+    def some(d: dict) -> str:
+        return "; ".join(f"{k} ({v})" for k, v in list(d.items())[:10]) or "none"
+    return [f"- Labels: {labels.get('paths')} catalog paths. Spellings merged: "
+            f"{'; '.join(f'{k} → {v}' for k, v in labels.get('spellings_merged', {}).items()) or 'none'}. "
+            f"Branches trained at their own level (deeper rows merged): {some(labels.get('collapsed_to_level', {}))}. "
+            f"Cut to three levels: {some(labels.get('cut_to_three_levels', {}))}. "
+            f"Blank first level given its one parent: {some(labels.get('blank_first_level_filled', {}))}. "
+            f"Rows skipped ({labels.get('skipped_total', 0)}; a shallow label of a deeper branch): "
+            f"{some(labels.get('skipped_rows', {}))}."]
+
+
 def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note: str | None = None,
                      latency: dict | None = None) -> Path:
     data = metrics.get("data", {})
@@ -64,6 +79,7 @@ def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note:
         f"exact duplicates dropped {data.get('exact_duplicates')}, near duplicates dropped from dev/test "
         f"{data.get('near_duplicates_dropped')}, handling trails cut {data.get('trails_cut')}.",
         f"- Split: {data.get('split_method')}: train {data.get('train')}, dev {data.get('dev')}, test {data.get('test')}.",
+        *_labels_lines(data.get("labels")),
         "",
         f"## Test metrics (per head{', profile ' + metrics['default_profile'] if metrics.get('profiles') else ''})",
         "",

@@ -21,6 +21,7 @@ import logging
 import math
 import shutil
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,11 +34,13 @@ from dispatch_nlp.errors import InputError
 from dispatch_nlp.knowledge.catalog import Catalog
 from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.lifecycle.evaluate import evaluate_examples
+from dispatch_nlp.lifecycle.examples import leaf_by_path
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.pipeline.registry import Resources, build_components, component_names
 from dispatch_nlp.types import WorkOrder
 
 from .data import Example, load_examples
+from .label_catalog import LabelPlan, catalog_from_labels, plan_label_paths
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +186,6 @@ def _weight_grid(n: int) -> list[tuple[float, ...]]:
 
 def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
     if opts.catalog_from_labels:
-        from .label_catalog import catalog_from_labels
-
         return catalog_from_labels(examples_labels)
     return Catalog.load(opts.catalog) if opts.catalog else Catalog.load()
 
@@ -198,15 +199,31 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         raise InputError("training needs the category: give --category-cols a,b,c or --category-col C")
     gazetteer = Gazetteer.load()
     label_paths: list[tuple[str, ...]] = []
+    plan: LabelPlan | None = None
     if opts.catalog_from_labels:
-        label_paths = sorted({r.category for r in read_labeled(table, spec, encoding=opts.encoding)
-                              if not isinstance(r, InputError) and r.category})
+        # The labels define the catalog: tidy them first (spellings, blank levels, mixed depths).
+        plan = plan_label_paths(Counter(r.category for r in read_labeled(table, spec, encoding=opts.encoding)
+                                        if not isinstance(r, InputError) and r.category))
+        label_paths = plan.paths()
     catalog = _catalog_for(opts, label_paths)
     pipeline_cfg = {"components": component_names({**PREPROCESS_CONFIG, "classifier": True}), **PREPROCESS_CONFIG}
+    leaf_of = None
+    if plan is not None:
+        def leaf_of(names: tuple[str, ...], plan: LabelPlan = plan) -> str | None:
+            path = plan.leaf_path(names)
+            return leaf_by_path(catalog, path) if path else None
     examples, report = load_examples(table, spec, catalog, gazetteer, split_col=opts.split_col,
                                      dev_ratio=opts.dev_ratio, test_ratio=opts.test_ratio, seed=opts.seed,
                                      encoding=opts.encoding, max_rows=opts.max_rows, progress=opts.progress,
-                                     config=pipeline_cfg)
+                                     config=pipeline_cfg, leaf_of=leaf_of)
+    labels_report: dict | None = None
+    if plan is not None:
+        # Rows whose label the plan skipped are left out of training, and said so; never an error that
+        # tells the user to pass the flag they passed.
+        labels_report = {**plan.to_dict(), "rows_without_leaf": dict(report.unknown_categories.most_common(50))}
+        if labels_report["skipped_total"] or plan.collapsed or plan.spellings:
+            log.info("label paths: %s", json.dumps(labels_report, ensure_ascii=False))
+        report.unknown_categories = Counter()
     if report.unknown_categories:
         shown = "; ".join(f"{k} ({v} rows)" for k, v in report.unknown_categories.most_common(20))
         raise InputError(f"{table}: {len(report.unknown_categories)} category label(s) are not in catalog "
@@ -337,7 +354,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         "model_version": version,
         "catalog_version": catalog.version,
         "data": {**report.to_dict(), "train": len(train_ex), "dev": len(dev_ex), "test": len(test_ex),
-                 "table": Path(table).name},
+                 "table": Path(table).name, **({"labels": labels_report} if labels_report is not None else {})},
         "fusion": {k: v for k, v in fusions[default].items() if not k.startswith("calibration")},
         "test": test_metrics,
         **({"profiles": {name: {"fusion": {k: v for k, v in fusions[name].items() if not k.startswith("calibration")},
@@ -356,6 +373,4 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
 
 
 def examples_summary(examples: list[Example]) -> dict:
-    from collections import Counter
-
     return dict(Counter(e.split for e in examples))

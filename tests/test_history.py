@@ -1,0 +1,76 @@
+"""Learning a centre's own dispatch from its history (issue 21): messy label paths with
+``--catalog-from-labels`` (blank upper levels, mixed depths, 其它/其他)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+
+from dispatch_nlp.training.label_catalog import canonical_name, plan_label_paths
+
+from dispatch_nlp import Dispatcher
+from dispatch_nlp.batch.tables import ColumnSpec
+
+# level 1, level 2 (blank: ""), words of the order
+BRANCHES = [("城乡建设", "违章建筑", ["违建", "私搭乱建", "加盖"]), ("城乡建设", "供暖", ["暖气不热", "停暖", "室温低"]),
+            ("环境保护", "噪音扰民", ["噪音", "施工噪声", "广场舞音响"]), ("环境保护", "油烟", ["油烟", "烧烤烟"]),
+            ("其它", "", ["其他问题", "杂项"]), ("其他", "", ["别的事", "说不清的事"])]
+
+
+def test_plan_merges_spellings_collapses_mostly_shallow_branches_and_skips_stray_shallow_rows():
+    counts = Counter({("其它",): 7, ("其他",): 1, ("城建", "违建"): 40, ("城建", "暖气"): 30, ("城建",): 3,
+                      ("环保",): 20, ("环保", "噪音"): 5, ("其它", "零星"): 10, ("甲", "乙", "丙", "丁"): 2})
+    plan = plan_label_paths(counts)
+    assert plan.leaf_path(("其它",)) == plan.leaf_path(("其他",)) == ("其他",)
+    assert plan.leaf_path(("其它", "零星")) == ("其他",)  # most 其他 rows stop at level 1: trained there
+    assert plan.leaf_path(("环保", "噪音")) == ("环保",)
+    assert plan.leaf_path(("城建",)) is None and plan.leaf_path(("城建", "违建")) == ("城建", "违建")
+    assert plan.leaf_path(("甲", "乙", "丙", "丁")) == ("甲", "乙", "丙")
+    filled = plan_label_paths(Counter({("城建", "违建"): 9, ("违建",): 2, ("环保", "噪音"): 5, ("噪音",): 1,
+                                       ("绿化", "噪音"): 4}))
+    assert filled.leaf_path(("违建",)) == ("城建", "违建")  # blank level 1: its one parent given back
+    assert filled.leaf_path(("噪音",)) == ("噪音",)  # two parents: not guessed
+    assert filled.to_dict()["blank_first_level_filled"] == {"违建": 2}
+    report = plan.to_dict()
+    assert report["spellings_merged"] == {"其它": "其他"} and report["skipped_rows"] == {"城建": 3}
+    assert report["collapsed_to_level"] == {"其他": 10, "环保": 5}
+    assert canonical_name(" 其它问题 ") == "其他问题" and canonical_name("ＡＢ") == "AB"
+
+
+def _history(path, n=30, seed=5):
+    rng = random.Random(seed)
+    lines = ["id,text,l1,l2,time"]
+    k = 0
+    for l1, l2, words in BRANCHES:
+        for i in range(n):
+            k += 1
+            a, b = l1, l2
+            if l2 and i % 10 == 0:
+                a = ""  # blank upper level: the row reads as (l2,)
+            lines.append(f"r{k},市民反映{rng.choice(['朝阳区', '海淀区', ''])}{rng.choice(words)}的情况{i},{a},{b},"
+                         f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}")
+    for i in range(3):  # a stray shallow label of a deeper branch
+        lines.append(f"s{i},市民反映一件事{i},城乡建设,,2025-03-0{i + 1}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_messy_labels_train_and_the_model_card_says_what_was_merged_or_skipped(tmp_path):
+    from dispatch_nlp.training.train import TrainOptions, train
+
+    table = tmp_path / "history.csv"
+    _history(table)
+    metrics = train(table, ColumnSpec(text_col="text", id_col="id", time_col="time", category_cols=("l1", "l2")),
+                    TrainOptions(output=tmp_path / "m", catalog_from_labels=True, progress=False))
+    labels = metrics["data"]["labels"]
+    assert labels["spellings_merged"] == {"其它": "其他"}
+    assert labels["skipped_rows"].get("城乡建设") == 3
+    d = Dispatcher.load(tmp_path / "m")
+    paths = sorted(tuple(leaf.path) for leaf in d.catalog.leaves())
+    assert ("其他",) in paths and ("其它",) not in paths and ("城乡建设", "供暖") in paths
+    assert ("违章建筑",) not in paths and labels["blank_first_level_filled"]["违章建筑"] == 3
+    card = (tmp_path / "m" / "MODEL_CARD.md").read_text("utf-8") if (tmp_path / "m" / "MODEL_CARD.md").exists() \
+        else "".join(p.read_text("utf-8") for p in (tmp_path / "m").glob("*.md"))
+    assert "其它 → 其他" in card and "Rows skipped (3" in card
+    saved = json.loads((tmp_path / "m" / "metrics.json").read_text("utf-8"))
+    assert saved["data"]["labels"]["paths"] == len(paths)

@@ -48,6 +48,7 @@ from dispatch_nlp.routing.units_learned import load_unit_model
 from dispatch_nlp.types import DispatchDecision, WorkOrder
 
 __all__ = ["Dispatcher", "read_config", "apply_profile", "profiles_of", "verify_checksums", "write_checksums",
+           "resource_refs", "RESOURCES_KEY",
            "resolve_resource", "build_segmenter", "profile_from_env", "ort_spin_from_env", "ort_threads_from_env", "check_batch_size"]
 
 log = logging.getLogger(__name__)
@@ -66,15 +67,36 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_checksums(model_dir: Path) -> None:
-    """Raise ``ModelError`` naming every file whose sha256 differs from ``checksums.json``."""
+RESOURCES_KEY = "resources"  # in checksums.json: {reference in config.json: sha256} of the catalog files used
+DEFAULT_RESOURCES = {"units": "catalog:units-beijing.tsv", "catalog": "catalog:beijing-12345.yaml",
+                     "gazetteer": "catalog:gazetteer-beijing.tsv", "places": "catalog:places-beijing.tsv"}
+
+
+def resource_refs(config: dict[str, Any]) -> list[str]:
+    """The catalog files a model config uses (``catalog:NAME`` or paths relative to the model), as written."""
+    res = config.get("resources") or {}
+    return sorted({str(res.get(kind, default)) for kind, default in DEFAULT_RESOURCES.items()})
+
+
+def verify_checksums(model_dir: Path, *, trust: bool = False) -> None:
+    """Raise ``ModelError`` naming every file whose sha256 differs from ``checksums.json``: the model's own
+    files and the catalog files its config uses (``resources``). A directory without ``checksums.json``
+    is refused unless ``trust`` (then loaded with a warning)."""
     path = model_dir / CHECKSUM_FILE
     if not path.exists():
-        return
+        if trust:
+            log.warning("%s: no %s; loading it unverified because trust was given", model_dir, CHECKSUM_FILE)
+            return
+        raise ModelError(f"{model_dir}: no {CHECKSUM_FILE}, so the model cannot be verified; write it with "
+                         "dispatch_nlp.dispatcher.write_checksums (train and retrain do) or pass --trust "
+                         "(Dispatcher.load(trust=True)) to load it unverified")
     try:
         expected = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: unreadable checksum file ({exc.__class__.__name__}); re-export the model") from None
+    if not isinstance(expected, dict):
+        raise ModelError(f"{path}: expected a JSON object; re-export the model")
+    resources = expected.pop(RESOURCES_KEY, None) if isinstance(expected.get(RESOURCES_KEY), dict) else None
     bad = []
     for name, digest in sorted(expected.items()):
         f = model_dir / name
@@ -82,17 +104,35 @@ def verify_checksums(model_dir: Path) -> None:
             bad.append(f"{name}: missing")
         elif sha256_file(f) != digest:
             bad.append(f"{name}: checksum mismatch (file changed or corrupt)")
+    for ref, digest in sorted((resources or {}).items()):
+        f = resolve_resource(model_dir, ref)
+        if not f.is_file():
+            bad.append(f"catalog file {ref} ({f}): missing")
+        elif sha256_file(f) != digest:
+            bad.append(f"catalog file {ref} ({f}): checksum mismatch (changed since the model was made: "
+                       "restore it, or retrain/re-export the model against it)")
     if bad:
         raise ModelError(f"model directory {model_dir} failed verification: " + "; ".join(bad))
+    if resources is None:
+        log.warning("%s: %s records no catalog files (an older model); they are not verified", model_dir,
+                    CHECKSUM_FILE)
 
 
-def write_checksums(model_dir: Path) -> dict[str, str]:
-    """Record the sha256 of every file in a model directory (but the checksum file itself)."""
-    sums = {
+def write_checksums(model_dir: Path) -> dict[str, Any]:
+    """Record the sha256 of every file in a model directory (but the checksum file itself) and, under
+    ``resources``, of every catalog file its ``config.json`` uses."""
+    sums: dict[str, Any] = {
         str(p.relative_to(model_dir)): sha256_file(p)
         for p in sorted(model_dir.rglob("*"))
         if p.is_file() and p.name != CHECKSUM_FILE
     }
+    try:
+        config = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    if isinstance(config, dict):
+        refs = {ref: resolve_resource(model_dir, ref) for ref in resource_refs(config)}
+        sums[RESOURCES_KEY] = {ref: sha256_file(f) for ref, f in refs.items() if f.is_file()}
     atomic_write(model_dir / CHECKSUM_FILE, json.dumps(sums, indent=2, ensure_ascii=False) + "\n")
     return sums
 
@@ -171,12 +211,12 @@ def check_batch_size(batch_size: Any) -> int:
 def load_resources(model_dir: Path, config: dict[str, Any], *, user_places: str | Path | None = None,
                    ort_spin: bool = False, ort_threads: int | None = None) -> Resources:
     """The catalog, gazetteer and units registry a model config names (paths ``catalog:NAME`` or relative)."""
-    res = config.get("resources", {})
-    units = UnitsRegistry.load(resolve_resource(model_dir, res.get("units", "catalog:units-beijing.tsv")))
-    catalog = Catalog.load(resolve_resource(model_dir, res.get("catalog", "catalog:beijing-12345.yaml")), units=units)
+    res = {**DEFAULT_RESOURCES, **(config.get("resources") or {})}
+    units = UnitsRegistry.load(resolve_resource(model_dir, res["units"]))
+    catalog = Catalog.load(resolve_resource(model_dir, res["catalog"]), units=units)
     gazetteer = Gazetteer.load(
-        resolve_resource(model_dir, res.get("gazetteer", "catalog:gazetteer-beijing.tsv")),
-        places=resolve_resource(model_dir, res.get("places", "catalog:places-beijing.tsv")),
+        resolve_resource(model_dir, res["gazetteer"]),
+        places=resolve_resource(model_dir, res["places"]),
         user_places=user_places,
     )
     return Resources(catalog=catalog, gazetteer=gazetteer, units=units, model_dir=model_dir, ort_spin=ort_spin,
@@ -212,19 +252,20 @@ class Dispatcher:
     def load(cls, model_dir: str | Path | None = None, *, cut_trails: bool | None = None,
              user_places: str | Path | None = None, profile: str | None = None,
              disable: Iterable[str] | None = None, ort_spin: bool = False,
-             ort_threads: int | None = None) -> Dispatcher:
+             ort_threads: int | None = None, trust: bool = False) -> Dispatcher:
         """Load a model directory (None = the shipped default). ``cut_trails`` overrides the config's
         normalization setting (on for history, off on the hot path); ``user_places`` is a table of
         compounds, roads and landmarks merged into the gazetteer; ``profile`` picks which members
         run (``fast`` or ``full``, see the module docstring); ``disable`` names components of the
         config's ``components`` list to leave out (``InputError`` for a name no component has);
         ``ort_spin`` lets the encoder member's ONNX Runtime threads busy-wait; ``ort_threads`` sets how
-        many it uses (None: the cores, at most 4)."""
+        many it uses (None: the cores, at most 4); ``trust`` loads a directory without
+        ``checksums.json`` (refused otherwise)."""
         t0 = time.perf_counter()
         skip = check_disable(disable)
         mdir = Path(model_dir) if model_dir is not None else default_model_dir()
         config, profile = apply_profile(read_config(mdir), profile, mdir)
-        verify_checksums(mdir)
+        verify_checksums(mdir, trust=trust)
         resources = load_resources(mdir, config, user_places=user_places, ort_spin=ort_spin,
                                    ort_threads=ort_threads)
         overrides = {"normalize": {"cut_trails": cut_trails}} if cut_trails is not None else {}

@@ -22,6 +22,7 @@ def rules_only_dir(tmp_path):
     config["components"] = [c for c in config["components"] if c != "classifier"]
     config["model_version"] = None
     (mdir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    write_checksums(mdir)  # a directory without checksums.json is refused unless trust=True
     return mdir
 
 

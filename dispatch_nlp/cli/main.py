@@ -97,7 +97,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.input is None):
         raise InputError("give either the order TEXT or --input FILE.jsonl (not both)")
     dispatcher = Dispatcher.load(args.model, cut_trails=True if args.cut_trails else None, profile=args.profile,
-                                 ort_spin=ort_spin_from_env(), ort_threads=ort_threads_from_env())
+                                 ort_spin=ort_spin_from_env(), ort_threads=ort_threads_from_env(), trust=args.trust)
     indent = 2 if args.pretty else None
     if args.text is not None:
         decision = dispatcher.dispatch(WorkOrder(text=args.text, title=args.title, channel=args.channel))
@@ -159,12 +159,13 @@ def batch_id(batch: list[tuple[int, object]], lineno: int) -> str | None:
 def cmd_info(args: argparse.Namespace) -> int:
     from dispatch_nlp.dispatcher import Dispatcher
 
-    print(json.dumps(Dispatcher.load(args.model, profile=args.profile).info(), ensure_ascii=False, indent=2))
+    print(json.dumps(Dispatcher.load(args.model, profile=args.profile, trust=args.trust).info(), ensure_ascii=False,
+                     indent=2))
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dispatch_nlp.cli.model import add_profile_flag
+    from dispatch_nlp.cli.model import add_profile_flag, add_trust_flag
 
     parser = argparse.ArgumentParser(
         prog="dispatch-nlp",
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write decisions here instead of stdout")
     p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
     add_profile_flag(p)
+    add_trust_flag(p)
     p.add_argument("--title", help="message title (online channels), with TEXT")
     p.add_argument("--channel", help="intake channel, with TEXT")
     p.add_argument("--encoding", default="utf-8", help="encoding of --input (default utf-8)")
@@ -196,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print the model, catalog and schema versions")
     p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
     add_profile_flag(p)
+    add_trust_flag(p)
     p.set_defaults(func=cmd_info)
 
     for module in _COMMAND_MODULES:

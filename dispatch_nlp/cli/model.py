@@ -27,6 +27,12 @@ def add_profile_flag(p: argparse.ArgumentParser) -> None:
                         "too); default DISPATCH_NLP_PROFILE, else the model's default_profile")
 
 
+def add_trust_flag(p: argparse.ArgumentParser) -> None:
+    """``--trust``: load a model directory that has no checksums.json (refused without it)."""
+    p.add_argument("--trust", action="store_true",
+                   help="load a model directory without checksums.json (unverified; refused otherwise)")
+
+
 def add_column_flags(p: argparse.ArgumentParser, *, labels: bool = True) -> None:
     g = p.add_argument_group("columns of the table")
     g.add_argument("--text-col", default="text", help="order text (default: text)")
@@ -85,7 +91,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from dispatch_nlp.lifecycle.examples import load_examples
 
     dispatcher = Dispatcher.load(args.model, profile=args.profile, ort_spin=ort_spin_from_env(),
-                                 ort_threads=ort_threads_from_env())
+                                 ort_threads=ort_threads_from_env(), trust=args.trust)
     spec = spec_from_args(args)
     split_col = (args.split_col or "split") if args.split else None
     examples, report = load_examples(args.data, spec, dispatcher.catalog, dispatcher.gazetteer, split_col=split_col,
@@ -142,6 +148,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("evaluate", help="evaluate a model on a labeled table (metrics per head as JSON)")
     p.add_argument("--model", "-m", help="model directory (default: the shipped model)")
+    add_trust_flag(p)
     p.add_argument("--data", required=True, help="labeled table")
     add_profile_flag(p)
     add_column_flags(p)

@@ -70,7 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
         keys_file=keys_file, no_auth=args.no_auth, write_rate_per_s=args.write_rate, write_burst=args.write_burst,
         watch_interval_s=args.watch if args.registry else 0.0, profile=args.profile, ort_spin=ort_spin_from_env(),
-        ort_threads=ort_threads_from_env())
+        ort_threads=ort_threads_from_env(), trust=args.trust)
     app = create_app(settings)
     # log_config=None: uvicorn logs through the root handler, which masks personal data.
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=args.access_log,
@@ -205,7 +205,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
         ev = report["evaluation"]
         comparison = compare({k: v for k, v in ev["champion"].items() if v},
                              {k: v for k, v in ev["challenger"].items() if v}, args.tolerance)
-    result = registry.promote(challenger, tolerance=args.tolerance, comparison=comparison, force=args.force)
+    result = registry.promote(challenger, tolerance=args.tolerance, comparison=comparison, force=args.force,
+                              trust=args.trust)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if not result["promoted"]:
         print(f"dispatch-nlp promote: not promoted: {result['reason']}", file=sys.stderr)
@@ -229,7 +230,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    from dispatch_nlp.cli.model import add_column_flags, add_profile_flag
+    from dispatch_nlp.cli.model import add_column_flags, add_profile_flag, add_trust_flag
 
     p = sub.add_parser("serve", help="run the HTTP service (FastAPI + uvicorn)",
                        description="Serve POST /v1/dispatch, /v1/dispatch/batch, /v1/corrections, GET /v1/health, "
@@ -238,6 +239,7 @@ def register(sub) -> None:
     p.add_argument("-m", "--model", help="model directory (default: the shipped model)")
     p.add_argument("--registry", help="serve the registry's current model and follow its promotions")
     add_profile_flag(p)
+    add_trust_flag(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--corrections", default="corrections.db",
@@ -329,6 +331,9 @@ def register(sub) -> None:
     p.add_argument("--registry", required=True)
     p.add_argument("--tolerance", type=float, default=0.01)
     p.add_argument("--force", action="store_true", help="promote even if a head regressed (logged as forced)")
+    p.add_argument("--trust", action="store_true",
+                   help="install a challenger without checksums.json (its checksums are written into the installed "
+                        "copy, and the install is logged as trusted); refused otherwise")
     p.set_defaults(func=cmd_promote)
 
     p = sub.add_parser("rollback", help="return the registry to the model in service before the current one")

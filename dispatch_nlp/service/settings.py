@@ -22,4 +22,6 @@ class ServiceSettings:
     profile: str | None = None  # fast / full (None: the model's default profile)
     ort_spin: bool = False  # let the encoder's ONNX Runtime threads busy-wait (the CLI reads DISPATCH_NLP_ORT_SPIN)
     ort_threads: int | None = None  # the encoder's ONNX Runtime threads (the CLI reads DISPATCH_NLP_THREADS)
+    trust: bool = False  # load a model directory without checksums.json (serve --trust)
+    watch_backoff_max_s: float = 300.0  # the longest wait before the watcher retries a model that failed to load
     watch_backoff_max_s: float = 300.0  # the longest wait before the watcher retries a model that failed to load

@@ -21,7 +21,8 @@ def health(holder: HolderDep, store: StoreDep, started: StartedDep) -> HealthOut
     d = holder.dispatcher
     store_state: Literal["ok", "unavailable", "disabled"] = (
         "disabled" if store is None else ("ok" if store.ping() else "unavailable"))
-    return HealthOut(status="ok" if store_state != "unavailable" else "degraded", model_version=d.model_version,
+    ok = store_state != "unavailable" and getattr(holder, "fallback", None) is None  # fallback: an earlier model
+    return HealthOut(status="ok" if ok else "degraded", model_version=d.model_version,
                      catalog_version=d.catalog_version, uptime_s=round(time.time() - started, 1),
                      reloading=holder.reloading, last_reload=holder.last_reload, corrections_store=store_state)
 

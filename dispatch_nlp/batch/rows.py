@@ -86,7 +86,17 @@ def check_row(raw: dict, spec: ColumnSpec, max_chars: int) -> str | None:
         return "empty: no text"
     if len(text) > max_chars:
         return f"too long: {len(text)} characters, over the limit of {max_chars} (--max-chars)"
+    for col, value in raw.items():
+        if isinstance(value, str) and len(value) > max_chars:
+            return f"too long: column {col!r} holds {len(value)} characters, over the limit of {max_chars} (--max-chars)"
     return None
+
+
+def cut_long_cells(raw: dict, max_chars: int) -> dict:
+    """``raw`` with every text cell cut to ``max_chars`` (what a bad row echoes: its id, its label)."""
+    if all(not isinstance(v, str) or len(v) <= max_chars for v in raw.values()):
+        return raw
+    return {k: v[:max_chars] if isinstance(v, str) else v for k, v in raw.items()}
 
 
 def _id_of(raw: dict, spec: ColumnSpec, n: int) -> str:
@@ -138,6 +148,8 @@ class RowProcessor:
         decisions = self._dispatch(orders, errors)
         out = []
         for (n, raw), err, dec in zip(items, errors, decisions):
+            if err is not None:
+                raw = cut_long_cells(raw, self.max_chars)  # a bad row's id and label, truncated
             oid = _id_of(raw, self.spec, n)
             if dec is None:
                 dec = self._bad(oid, err or "failed")

@@ -29,7 +29,16 @@ from dispatch_nlp.batch.io import RowWriter, estimate_rows, read_chunks, read_pa
 from dispatch_nlp.batch.report import ChangeReport, Summary
 from dispatch_nlp.batch.rows import DEFAULT_MAX_CHARS, RowProcessor, columns
 from dispatch_nlp.batch.tables import ColumnSpec, table_format
-from dispatch_nlp.dispatcher import CHECKSUM_FILE, CONFIG_FILE, Dispatcher, read_config
+from dispatch_nlp.dispatcher import (
+    CHECKSUM_FILE,
+    CONFIG_FILE,
+    Dispatcher,
+    apply_profile,
+    read_config,
+    resolve_resource,
+    resource_refs,
+    sha256_file,
+)
 from dispatch_nlp.errors import DispatchNLPError, InputError, ModelError
 from dispatch_nlp.files import atomic_write
 from dispatch_nlp.resources import default_model_dir
@@ -62,12 +71,17 @@ class BatchOptions:
     profile: str | None = None  # fast / full (None: the model's default profile)
     ort_spin: bool = False  # let the encoder's ONNX Runtime threads busy-wait (the CLI reads DISPATCH_NLP_ORT_SPIN)
     ort_threads: int | None = None  # the encoder's ONNX Runtime threads (the CLI reads DISPATCH_NLP_THREADS)
+    trust: bool = False  # load a model directory without checksums.json (the CLI's --trust)
 
     def identity(self) -> dict:
-        """The options a resumed run must share with the run it continues."""
+        """The options a resumed run must share with the run it continues: every one that can change an
+        output row (the batch size too: it decides which orders the encoder pads together). Not the
+        workers, threads or output encoding (the parts are the same whatever they are). The profile is
+        the one that runs (``run_batch`` puts the model default's name in when ``profile`` is None)."""
         return {"spec": asdict(self.spec), "compare_col": self.compare_col, "chunk_size": self.chunk_size,
-                "max_chars": self.max_chars, "cut_trails": self.cut_trails, "fmt": self.fmt,
-                "encoding": self.encoding, "sheet": self.sheet, "profile": self.profile}
+                "batch_size": self.batch_size, "max_chars": self.max_chars, "cut_trails": self.cut_trails,
+                "fmt": self.fmt, "encoding": self.encoding, "sheet": self.sheet, "profile": self.profile,
+                "trust": self.trust}
 
 
 def work_dir(output: str | Path) -> Path:
@@ -75,14 +89,21 @@ def work_dir(output: str | Path) -> Path:
     return output.with_name(output.name + ".parts")
 
 
-def _model_fingerprint(model_dir: str | None) -> dict:
+def _model_fingerprint(model_dir: str | None, profile: str | None) -> dict:
+    """What the model is: its folder, the sha256 of its config, its checksums and the catalog files it
+    uses (of every file when it has no checksums), and the profile that runs (the config's default
+    when ``profile`` is None)."""
     mdir = Path(model_dir) if model_dir else default_model_dir()
-    read_config(mdir)  # a clear ModelError now rather than from inside a worker
+    config = read_config(mdir)  # a clear ModelError now rather than from inside a worker
+    _, profile_name = apply_profile(config, profile, mdir)
     h = hashlib.sha256()
-    for name in (CONFIG_FILE, CHECKSUM_FILE):
-        if (mdir / name).exists():
-            h.update((mdir / name).read_bytes())
-    return {"dir": str(mdir.resolve()), "sha256": h.hexdigest()}
+    files = [mdir / CONFIG_FILE, mdir / CHECKSUM_FILE] if (mdir / CHECKSUM_FILE).exists() else \
+        sorted(p for p in mdir.rglob("*") if p.is_file())
+    files += [resolve_resource(mdir, ref) for ref in resource_refs(config)]
+    for f in files:
+        h.update(str(f.relative_to(mdir) if f.is_relative_to(mdir) else f.name).encode("utf-8"))
+        h.update(sha256_file(f).encode("ascii") if f.is_file() else b"-")
+    return {"dir": str(mdir.resolve()), "sha256": h.hexdigest(), "profile": profile_name}
 
 
 # -- worker processes ------------------------------------------------------------------------------
@@ -91,11 +112,11 @@ _INIT_ERROR: str | None = None
 
 
 def _init_worker(model_dir, cut_trails, spec, compare_col, max_chars, batch_size, profile=None,
-                 ort_spin=False, ort_threads=None) -> None:
+                 ort_spin=False, ort_threads=None, trust=False) -> None:
     global _PROCESSOR, _INIT_ERROR
     try:
         _PROCESSOR = RowProcessor(Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile,
-                                                  ort_spin=ort_spin, ort_threads=ort_threads), spec,
+                                                  ort_spin=ort_spin, ort_threads=ort_threads, trust=trust), spec,
                                   compare_col=compare_col, max_chars=max_chars, batch_size=batch_size)
     except Exception as exc:  # noqa: BLE001 - reported with the first task, as a plain message
         _INIT_ERROR = f"{type(exc).__name__}: {exc}"
@@ -117,7 +138,7 @@ def _parallel(chunks: Iterator[list], opts: BatchOptions) -> Iterator[list[list]
     # spawn, not fork: the parent may hold threads (the progress bar's monitor, ONNX Runtime pools).
     ctx = mp.get_context("spawn")
     initargs = (opts.model_dir, opts.cut_trails, opts.spec, opts.compare_col, opts.max_chars, opts.batch_size,
-                opts.profile, opts.ort_spin, opts.ort_threads)
+                opts.profile, opts.ort_spin, opts.ort_threads, opts.trust)
     with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker, initargs=initargs) as ex:
         window: deque = deque()
         try:
@@ -177,7 +198,7 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
     st = input_path.stat()
     identity = {"version": __version__, "input": {"path": str(input_path.resolve()), "size": st.st_size,
                                                   "mtime_ns": st.st_mtime_ns},
-                "model": _model_fingerprint(opts.model_dir), "options": opts.identity()}
+                "model": _model_fingerprint(opts.model_dir, opts.profile), "options": opts.identity()}
     identity = json.loads(json.dumps(identity))  # as the manifest will hold it (tuples become lists)
     wdir = work_dir(output)
     done: list[dict] = []
@@ -226,7 +247,7 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
         if opts.workers == 1:
             if dispatcher is None:
                 dispatcher = Dispatcher.load(opts.model_dir, cut_trails=opts.cut_trails, profile=opts.profile,
-                                             ort_spin=opts.ort_spin, ort_threads=opts.ort_threads)
+                                             ort_spin=opts.ort_spin, ort_threads=opts.ort_threads, trust=opts.trust)
             proc = RowProcessor(dispatcher, opts.spec, compare_col=opts.compare_col, max_chars=opts.max_chars,
                                 batch_size=opts.batch_size)
             results: Iterator[list[list]] = (proc.process(c) for c in pending())
@@ -254,6 +275,8 @@ def run_batch(input_path: str | Path, output: str | Path, opts: BatchOptions | N
         bar.close()
 
     summary, changes = write_output(read_parts(wdir / c["file"] for c in done), input_path, output, opts, t0)
+    # write_output returns once the output (and the change report) are fsynced and renamed and their
+    # folder fsynced (files.atomic_open): only then may the parts, the way back after a crash, go.
     shutil.rmtree(wdir)
     return BatchResult(output, summary.to_dict(), resumed_rows, changes)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,20 @@ def read_rows(path: str | Path, *, encoding: str | None = None, fmt: str | None 
         yield from _read_parquet(path)
 
 
+def allow_any_field_size() -> None:
+    """Lift the csv module's 131,072-character field limit (a field is then bounded by memory only):
+    an over-long cell is a bad row for the caller to flag, not the end of the whole read."""
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:  # a C long narrower than Py_ssize_t (Windows)
+            limit //= 2
+
+
 def _read_delimited(path: Path, delimiter: str, encoding: str) -> Iterator[tuple[int, dict]]:
+    allow_any_field_size()
     try:
         with open(path, encoding=encoding, errors="strict", newline="") as fh:
             reader = csv.DictReader(fh, delimiter=delimiter)

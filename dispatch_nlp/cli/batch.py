@@ -1,8 +1,12 @@
 """``dispatch-nlp batch INPUT -o OUTPUT``: reclassify a table of orders (history after a catalog or
 model change) on this machine (``--workers N``) or on Spark (``--engine spark --master URL``).
 
-Exit codes: 0 every row dispatched; 1 done, but some rows were bad (each still has an output row,
-with ``error`` set and route ``review``); 2 bad usage or unreadable input; 3 model not loadable.
+Exit statuses (EXIT_* below; the README's "Batch exit statuses"):
+0 finished: every row has an output row; bad rows (empty, unreadable, over-long, wrong type) are marked
+  in it (``error`` set, route ``review``) and counted in the summary;
+1 finished with bad rows and ``--fail-on-bad-rows`` was given, or the run stopped part-way (a worker
+  died, a disk error; ``--resume`` continues it);
+2 bad usage or unreadable input; 3 model not loadable or failed verification; 4 internal error.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import sys
 from dispatch_nlp.batch import BatchOptions, run_batch
 from dispatch_nlp.batch.report import summary_text
 from dispatch_nlp.batch.rows import DEFAULT_MAX_CHARS
-from dispatch_nlp.cli.model import add_column_flags, add_profile_flag, spec_from_args
+from dispatch_nlp.cli.model import add_column_flags, add_profile_flag, add_trust_flag, spec_from_args
 from dispatch_nlp.dispatcher import ort_spin_from_env, ort_threads_from_env
 from dispatch_nlp.errors import InputError
+
+EXIT_FINISHED, EXIT_BAD_ROWS = 0, 1  # 2 usage, 3 model, 4 internal: cli.main maps the errors
 
 
 def register(sub) -> None:
@@ -48,6 +54,9 @@ def register(sub) -> None:
     p.add_argument("--keep-trails", action="store_true",
                    help="do not cut appended handling trails (cut by default: history carries them)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last finished chunk")
+    p.add_argument("--fail-on-bad-rows", action="store_true",
+                   help="exit 1 when any row was bad (default: 0; bad rows are marked in the output and counted)")
+    add_trust_flag(p)
     p.add_argument("--engine", choices=("local", "spark"), default="local")
     p.add_argument("--master", help="Spark master URL with --engine spark (default: the session's, e.g. local[*])")
     p.add_argument("--no-ship-model", action="store_true",
@@ -67,8 +76,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
                         encoding=args.encoding, sheet=args.sheet, output_encoding=args.output_encoding,
                         max_chars=args.max_chars, cut_trails=not args.keep_trails, progress=not args.quiet,
                         profile=args.profile, ort_spin=ort_spin_from_env(),
-                        ort_threads=ort_threads_from_env())
+                        ort_threads=ort_threads_from_env(), trust=args.trust)
     if args.engine == "spark":
+        if args.trust:
+            raise InputError("--trust goes with the local engine (executors load only verified models)")
         try:
             from dispatch_nlp.batch.spark import run_spark_batch
         except ImportError:
@@ -90,5 +101,5 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print(summary_text(result.summary), file=sys.stderr)
         if result.changes:
             print(f"change report: {result.changes[0]} and {result.changes[1]}", file=sys.stderr)
-    return 1 if result.errors else 0
+    return EXIT_BAD_ROWS if (result.errors and args.fail_on_bad_rows) else EXIT_FINISHED
 

@@ -165,6 +165,33 @@ def cut_trail(m: Mapped) -> tuple[Mapped, bool]:
     return m, False
 
 
+# Openings of a hotline platform's handling trail that ``trail_start`` finds besides ``TRAIL_MARKERS``:
+# a rule of equals signs, the platform's note on the order, the centre's check with a district, a
+# district's or street's reply ("某区回复：", "某街道回复：").
+_TRAIL_EXTRA_RE = re.compile(r"={3,}|注[:：]此单为|经市中心|[\u4e00-\u9fff]{1,6}(?:区|街道|地区|镇|乡)回复[:：]")
+
+
+def trail_start(text: str) -> int | None:
+    """Where a handling trail appended after the citizen's words begins in ``text``, or None.
+
+    A ``TRAIL_MARKERS`` marker counts where ``cut_trail`` would cut (after the first few characters, at
+    the start of a line or sentence); the platform's own openings (``====``, "注：此单为…", "经市中心与
+    某区核实", "某区回复：") count after the first few characters anywhere.  The jurisdiction stage
+    uses it to decide from the complaint first and take trail places only as a weaker signal."""
+    best: int | None = None
+    for match in _TRAIL_RE.finditer(text):
+        start = match.start()
+        if start >= _MIN_BODY_CHARS and (text[start - 1] if start else "") in _BOUNDARY_BEFORE:
+            best = start
+            break
+    for match in _TRAIL_EXTRA_RE.finditer(text):
+        if match.start() >= _MIN_BODY_CHARS:
+            if best is None or match.start() < best:
+                best = match.start()
+            break
+    return best
+
+
 class Normalizer:
     """Normalize text, keeping the offset map. ``cut_trails`` is for history and training data; it is
     off on the routing hot path, where an order has no trail yet.

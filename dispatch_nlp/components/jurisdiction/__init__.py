@@ -22,7 +22,11 @@ from typing import Any
 
 from dispatch_nlp.components.jurisdiction.evidence import JurisdictionEvidence, Mention
 from dispatch_nlp.components.jurisdiction.fused import FusedJurisdiction
-from dispatch_nlp.components.jurisdiction.gazetteer import GazetteerJurisdiction, outside_named_district
+from dispatch_nlp.components.jurisdiction.gazetteer import (
+    GazetteerJurisdiction,
+    load_place_stopwords,
+    outside_named_district,
+)
 from dispatch_nlp.components.jurisdiction.learned import LearnedEvidence, LearnedJurisdiction
 from dispatch_nlp.components.jurisdiction.settings import JurisdictionSettings
 
@@ -55,5 +59,7 @@ def build_jurisdiction_stage(gazetteer, model_dir, config: Mapping[str, Any] | N
         return gaz
     learned = LearnedJurisdiction.load(Path(model_dir) / learned_file,
                                        max_grams_per_order=settings.max_grams_per_order,
-                                       informative_ratio=settings.informative_ratio)
+                                       informative_ratio=settings.informative_ratio,
+                                       min_support=settings.learned_min_support,
+                                       stopwords=load_place_stopwords())
     return FusedJurisdiction(gaz, learned, settings)

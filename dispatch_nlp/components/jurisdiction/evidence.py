@@ -19,7 +19,7 @@ class Mention:
     end: int
     codes: tuple[str, ...]
     kind: str  # name | short | alias | place | learned
-    role: str = "problem"  # problem | caller | company | negated
+    role: str = "problem"  # problem | caller | company | negated | trail (the handling trail after the complaint)
     needs_parent: bool = False  # an ordinary word or bare community short name: counts only beside a parent
     unit: str | None = None  # a place's own unit (the places table's ``unit`` column)
 
@@ -45,3 +45,6 @@ class JurisdictionEvidence:
     return_to_district: bool = False
     outside_district: str | None = None  # 12-digit code of the district named but not where it is
     abstained: bool = False
+    # Which part of the order decided: ``text`` (no handling trail), ``complaint`` (the citizen's words
+    # before a trail) or ``trail`` (only the trail's places spoke).
+    source: str = "text"

@@ -17,6 +17,7 @@ from dispatch_nlp.components.jurisdiction.gazetteer import GazetteerJurisdiction
 from dispatch_nlp.components.jurisdiction.settings import JurisdictionSettings
 from dispatch_nlp.knowledge.divisions import district_of, district_prefix, level_of, street_of, street_prefix
 from dispatch_nlp.pipeline import BaseComponent, Doc
+from dispatch_nlp.text.normalize import trail_start
 
 __all__ = ["FusedJurisdiction"]
 
@@ -97,7 +98,7 @@ class FusedJurisdiction(BaseComponent):
         gev = self.gaz.evidence(doc)
         if self.mode == "gazetteer":
             return gev
-        lev = self.learned.predict(doc.text)
+        lev, from_trail = self._learned(doc, gev)
         gev_used = JurisdictionEvidence() if self.mode == "learned" else gev
         has_gaz = gev_used.code is not None or bool(gev_used.ambiguous)
         pd, ps = self.combine(gev_used, lev, **({"wg_d": 0.0, "wg_s": 0.0} if self.mode == "learned" else {}))
@@ -115,7 +116,11 @@ class FusedJurisdiction(BaseComponent):
             out.method = "learned"
         else:
             out.method = gev.method if has_gaz else "none"
-        if si >= 0 and s_prob >= self.street_min:
+        # A street only with evidence of its own: the gazetteer names it, or it holds enough of the
+        # whole street distribution (not just of its district's) — else back off to the district.
+        gaz_street = si >= 0 and gev_used.code is not None and level_of(gev_used.code) != "district" \
+            and street_of(gev_used.code) == self.learned.streets[si]
+        if si >= 0 and s_prob >= self.street_min and (gaz_street or float(ps[si]) >= st.street_evidence_min):
             code, conf = self.learned.streets[si], s_prob
         else:
             code, conf = dcode, float(pd[di])
@@ -149,7 +154,51 @@ class FusedJurisdiction(BaseComponent):
             out.code = None
         else:
             out.code = code
+        self._keep_named_district(gev, out)
+        out.source = "trail" if from_trail or (out.mention is not None and out.mention.role == "trail") \
+            else "complaint" if gev.source != "text" else "text"
         return out
+
+    def _learned(self, doc: Doc, gev: JurisdictionEvidence):
+        """The learned member on the problem's words: where the problem's place is named, places of the
+        caller, of a company name and negated ones are blanked; the handling trail is used only when the complaint part says
+        nothing.  Returns the evidence and whether it came from the trail."""
+        text = doc.text
+        chars = list(text)
+        # Only where the problem's own place is named: the caller's home is often the problem's place.
+        if any(m.role == "problem" and not m.needs_parent for m in gev.mentions):
+            for m in gev.mentions:
+                if m.role not in ("problem", "trail"):
+                    chars[m.start: m.end] = " " * (m.end - m.start)
+        masked = "".join(chars)
+        tokens = doc.tokens if self.settings.learned_whole_words else None
+        cut = trail_start(text)
+        if cut is not None:
+            lev = self.learned.predict(masked[:cut], tokens)
+            if lev.informative:
+                return lev, False
+            return self.learned.predict(masked, tokens), True
+        return self.learned.predict(masked, tokens), False
+
+    def _keep_named_district(self, gev: JurisdictionEvidence, out: JurisdictionEvidence) -> None:
+        """Never lose a district the complaint names by its full name: when the fused answer abstained
+        or lies elsewhere, answer that district with the street left open (unless the order places the
+        problem outside it, ``return_to_district``)."""
+        if gev.return_to_district:
+            return
+        named = {m.codes[0] for m in gev.mentions if m.role == "problem" and m.kind in ("name", "alias")
+                 and len(m.codes) == 1 and level_of(m.codes[0]) == "district"}
+        if len(named) != 1:
+            return
+        dcode = next(iter(named))
+        if out.code is not None and district_of(out.code) == district_of(dcode):
+            return
+        out.code = dcode
+        out.abstained = False
+        out.confidence = max(self.settings.named_district_confidence,
+                             out.confidence if out.code and district_of(out.code) == dcode else 0.0)
+        out.mention = next(m for m in gev.mentions if m.role == "problem" and dcode in m.codes)
+        out.unit_override = None
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

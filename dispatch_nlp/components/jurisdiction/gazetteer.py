@@ -31,8 +31,10 @@ from dispatch_nlp.errors import CatalogError
 from dispatch_nlp.knowledge.divisions import LEVEL_RANK, district_prefix
 from dispatch_nlp.pipeline import BaseComponent, Doc
 from dispatch_nlp.resources import catalog_dir
+from dispatch_nlp.text.normalize import trail_start
 
-__all__ = ["GazetteerJurisdiction", "outside_named_district", "load_city_names", "DEFAULT_CITY_TABLE"]
+__all__ = ["GazetteerJurisdiction", "outside_named_district", "load_city_names", "load_place_stopwords",
+           "DEFAULT_CITY_TABLE", "DEFAULT_STOPWORD_TABLE"]
 
 # Cues of the caller's own home or registration (their clause is about who calls, not the problem).
 CALLER_CUES = ("我住在", "家住", "住在", "居住在", "居住于", "户籍在", "户籍地", "户口在", "我家在", "本人住",
@@ -44,27 +46,56 @@ NEGATION_CUES = ("不属于", "不在", "并非", "不是", "不归", "非")
 COMPANY_SUFFIXES = ("有限责任公司", "有限公司", "股份公司", "分公司", "公司", "集团", "酒店", "宾馆", "医院", "银行",
                     "分行", "支行", "事务所", "商行")
 # Between a place and a company suffix, these mean an address ("朝阳区某某路8号某公司"), not a name.
-ADDRESS_MARKS = re.compile(r"[路街号楼层室座巷院村镇里苑园]|大厦|小区|社区")
+ADDRESS_MARKS = re.compile(r"[路街号楼层室座巷院村镇里苑园]|大厦|小区|社区|地区")
+# A street's own name is an address, never part of a company's registered name (望京街道某集团公司).
+STREET_NAME_ENDS = ("街道", "地区", "镇", "乡")
 PERSON_SUFFIXES = ("先生", "女士", "师傅", "老师", "同志", "大爷", "阿姨")
 CLAUSE_BREAK = re.compile(r"[，。；！？,;!?\n：:]")
 SENTENCE_BREAK = re.compile(r"[。；！？;!?\n]")
 
 # The shipped table of the city's names (under the data folder's catalog/).
 DEFAULT_CITY_TABLE = "city-beijing.tsv"
+# The shipped table of strings that are never a place on their own (directions, ring roads, generic nouns).
+DEFAULT_STOPWORD_TABLE = "place-stopwords-beijing.tsv"
+# A name starting with a direction inside a longer word is part of that word (建设东路 holds no 东路).
+DIRECTION_CHARS = frozenset("东西南北中")
+# Characters that end a division's name: a direction-initial name may follow them (朝阳区东路社区).
+DIVISION_END_CHARS = frozenset("区县市镇乡村")
 
 
 def load_city_names(path: str | Path | None = None) -> tuple[str, ...]:
     """The names of the city the gazetteer covers, from a one-column TSV (header ``name``; ``#``
     comments); None: the shipped table.  Raises ``CatalogError`` for an unreadable table."""
     path = Path(path) if path is not None else catalog_dir() / DEFAULT_CITY_TABLE
+    return _read_name_table(path, "city names")
+
+
+def _read_name_table(path: Path, what: str) -> tuple[str, ...]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise CatalogError(str(path), [f"cannot read the city names table ({exc.__class__.__name__})"]) from None
+        raise CatalogError(str(path), [f"cannot read the {what} table ({exc.__class__.__name__})"]) from None
     rows = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     if not rows or rows[0] != "name":
         raise CatalogError(str(path), ["line 1: expected the header 'name'"])
     return tuple(rows[1:])
+
+
+@functools.lru_cache(maxsize=4)
+def load_place_stopwords(path: str | Path | None = None) -> frozenset[str]:
+    """Strings that are never a place on their own (one-column TSV, header ``name``; None: the shipped
+    ``catalog/place-stopwords-beijing.tsv``).  Raises ``CatalogError`` for an unreadable table."""
+    path = Path(path) if path is not None else catalog_dir() / DEFAULT_STOPWORD_TABLE
+    return frozenset(_read_name_table(path, "place stop-word"))
+
+
+def whole_word(text: str, start: int, surface: str) -> bool:
+    """False where a name that starts with a direction continues a longer word before it (建设东路 →
+    no 东路): the character before is a letter that does not end a division's name."""
+    if start == 0 or surface[0] not in DIRECTION_CHARS or len(surface) > 3:
+        return True
+    prev = text[start - 1]
+    return not ("\u4e00" <= prev <= "\u9fff") or prev in DIVISION_END_CHARS
 
 
 @functools.lru_cache(maxsize=1)
@@ -100,6 +131,7 @@ class GazetteerJurisdiction(BaseComponent):
         self.min_confidence = self.settings.min_confidence
         self.city_names = ("", *(load_city_names() if city_names is None else city_names))
         freq = _jieba_freq()
+        self.stopwords = load_place_stopwords()
         districts_short = {s for d in gazetteer.districts() for s in d.short_names}
         by_surface: dict[str, dict[str, str]] = defaultdict(dict)
         for surface, code, kind in gazetteer.surfaces():
@@ -119,7 +151,7 @@ class GazetteerJurisdiction(BaseComponent):
             if kind == "short" and surface not in districts_short:
                 levels = {self._level(c) for c in codes}
                 bare_community = levels == {"community"} and not surface.endswith(("社区", "村"))
-                common = freq.get(surface, 0) >= self.settings.common_word_freq
+                common = freq.get(surface, 0) >= self.settings.common_word_freq or surface in self.stopwords
                 needs_parent = common or (bare_community and len(surface) <= 2)
             self.automaton.add_word(surface, (surface, tuple(sorted(codes)), kind, needs_parent,
                                               place_units.get(surface)))
@@ -158,6 +190,8 @@ class GazetteerJurisdiction(BaseComponent):
                     continue
             if text.startswith(PERSON_SUFFIXES, end):
                 continue  # 张朝阳先生
+            if kind != "name" and not whole_word(text, start, surface):
+                continue
             raw.append(Mention(surface, start, end, codes, kind, needs_parent=needs_parent, unit=unit))
         # Leftmost-longest: a mention inside a longer one is dropped ("朝阳" in "朝阳区").
         raw.sort(key=lambda m: (m.start, -(m.end - m.start)))
@@ -170,17 +204,21 @@ class GazetteerJurisdiction(BaseComponent):
         return kept
 
     def _assign_roles(self, text: str, mentions: list[Mention]) -> None:
+        trail = trail_start(text)
         for m in mentions:
+            if trail is not None and m.start >= trail:
+                # The handling trail: where the order was handled or passed on, a weaker signal.
+                m.role = "negated" if self._negated(text, m) else "trail"
+                continue
             # Negation right before the place: "该路段不属于朝阳区" (or 不属于<city>朝阳区).
-            before = text[max(0, m.start - self.settings.negation_window): m.start]
-            if any(before.endswith(cue + city) for cue in NEGATION_CUES for city in self.city_names):
+            if self._negated(text, m):
                 m.role = "negated"
                 continue
             # Company name: a suffix within a few characters, nothing between that ends the name.
             tail = text[m.end: m.end + self.settings.company_window]
             cut = CLAUSE_BREAK.search(tail)
             tail = tail[: cut.start()] if cut else tail
-            for suffix in COMPANY_SUFFIXES:
+            for suffix in COMPANY_SUFFIXES if not m.surface.endswith(STREET_NAME_ENDS) else ():
                 k = tail.find(suffix)
                 if k >= 0:
                     between = tail[:k]
@@ -197,6 +235,10 @@ class GazetteerJurisdiction(BaseComponent):
             cue_pos = max((head.rfind(c) for c in CALLER_CUES), default=-1)
             if cue_pos >= 0 and not any(c in head[cue_pos:] for c in PROBLEM_CUES):
                 m.role = "caller"
+
+    def _negated(self, text: str, m: Mention) -> bool:
+        before = text[max(0, m.start - self.settings.negation_window): m.start]
+        return any(before.endswith(cue + city) for cue in NEGATION_CUES for city in self.city_names)
 
     # -- resolution ---------------------------------------------------------------------------
     def resolve(self, mentions: list[Mention], text: str = "") -> JurisdictionEvidence:
@@ -313,6 +355,8 @@ class GazetteerJurisdiction(BaseComponent):
     def evidence(self, doc: Doc) -> JurisdictionEvidence:
         mentions = self.find_mentions(doc.text, doc.tokens)
         ev = self.resolve(mentions, doc.text)
+        if trail_start(doc.text) is not None:
+            ev.source = "trail" if ev.mention is not None and ev.mention.role == "trail" else "complaint"
         if ev.code is None and not ev.ambiguous and doc.order.caller_location:
             caller_mentions = self.find_mentions(doc.order.caller_location, [])
             for m in caller_mentions:

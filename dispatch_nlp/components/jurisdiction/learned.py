@@ -71,10 +71,15 @@ class LearnedJurisdiction:
 
     def __init__(self, *, grams, d_idx, d_cnt, d_tot, s_idx, s_cnt, s_tot, strength, s_strength, districts,
                  streets, d_prior, s_prior, alpha: float = 1.0, version: int = FORMAT,
-                 max_grams_per_order: int = MAX_GRAMS_PER_ORDER, informative_ratio: float = INFORMATIVE_RATIO):
-        """The arrays are the file's (see :meth:`save`); ``max_grams_per_order`` and
-        ``informative_ratio`` are run-time settings (:class:`~dispatch_nlp.components.jurisdiction.settings.JurisdictionSettings`)."""
+                 max_grams_per_order: int = MAX_GRAMS_PER_ORDER, informative_ratio: float = INFORMATIVE_RATIO,
+                 min_support: int = 1, stopwords: frozenset[str] = frozenset()):
+        """The arrays are the file's (see :meth:`save`); ``max_grams_per_order``, ``informative_ratio``,
+        ``min_support`` (training orders a string must have been seen in) and ``stopwords`` (strings
+        never used as places) are run-time settings
+        (:class:`~dispatch_nlp.components.jurisdiction.settings.JurisdictionSettings`)."""
         self.max_grams_per_order = int(max_grams_per_order)
+        self.min_support = int(min_support)
+        self.stopwords = frozenset(stopwords)
         self.informative_ratio = float(informative_ratio)
         self.grams = [str(g) for g in grams]
         self.d_idx = np.asarray(d_idx, dtype=np.int32)
@@ -94,8 +99,12 @@ class LearnedJurisdiction:
         self.log_s_prior = np.log(self.s_prior)
         self.automaton = ahocorasick.Automaton()
         for i, g in enumerate(self.grams):
+            # A place string is seen often enough in training and is not a stop word (direction,
+            # ring road, generic noun); discriminativeness is already in its strength.
+            if g in self.stopwords or self.d_tot[i] < self.min_support:
+                continue
             self.automaton.add_word(g, i)
-        if self.grams:
+        if len(self.automaton):
             self.automaton.make_automaton()
 
     # -- persistence --------------------------------------------------------------------------
@@ -128,17 +137,24 @@ class LearnedJurisdiction:
         return cls(**arrays, alpha=alpha, **settings)
 
     # -- prediction ---------------------------------------------------------------------------
-    def select(self, text: str, strength=None) -> list[tuple[int, int, int]]:
+    def select(self, text: str, strength=None, tokens=None) -> list[tuple[int, int, int]]:
         """``(start, end, gram index)`` of the strongest non-overlapping grams in the text (strength:
-        one per gram; the district strength by default)."""
-        if not self.grams:
+        one per gram; the district strength by default).  With ``tokens`` (``(word, start, end)`` of
+        the segmentation) a gram counts only where it starts or ends a word of it (天坛 of 天坛公园;
+        no 业基 in 产业基地, no 望有关部门尽 in 希望有关部门尽快)."""
+        if not len(self.automaton):
             return []
         strength = self.strength if strength is None else strength
+        # A place-like span starts a word or ends one (天坛 of 天坛公园, 北里 of 定慧北里).
+        word_end = {t[1]: t[2] for t in tokens} if tokens else None
+        ends = {t[2] for t in tokens} if tokens else set()
         found = []
         for offset, run in gram_runs(text):
             for end_idx, gi in self.automaton.iter(run):
                 g = self.grams[gi]
                 s = offset + end_idx - len(g) + 1
+                if word_end is not None and s not in word_end and s + len(g) not in ends:
+                    continue  # inside words at both ends: a fragment (望有关部门尽, 业基)
                 if strength[gi] > 0:
                     found.append((strength[gi], len(g), s, s + len(g), gi))
         found.sort(key=lambda f: (-f[0], -f[1], f[2]))
@@ -162,13 +178,14 @@ class LearnedJurisdiction:
             p = (c + a * prior[j]) / (tot + a)
             logp[j] += np.log(p) - log_prior[j] - np.log(a / (tot + a))
 
-    def predict(self, text: str) -> LearnedEvidence:
+    def predict(self, text: str, tokens=None) -> LearnedEvidence:
+        """The posteriors for a text; ``tokens``: its segmentation (grams must then be whole words)."""
         d = self.log_d_prior.copy()
         s = self.log_s_prior.copy()
         # District and street evidence each from their own strongest grams: a gram pure for a
         # district ("朝阳") is not what decides the street ("东湖街道").
-        taken_d = self.select(text, self.strength)
-        taken_s = self.select(text, self.s_strength)
+        taken_d = self.select(text, self.strength, tokens)
+        taken_s = self.select(text, self.s_strength, tokens)
         for _, _, gi in taken_d:
             self._add(d, self.log_d_prior, self.d_prior, self.d_idx[gi], self.d_cnt[gi], self.d_tot[gi])
         for _, _, gi in taken_s:

@@ -36,6 +36,8 @@ class JurisdictionSettings:
     """Weight of a mention of the caller's home or workplace ("我住在朝阳区")."""
     company_weight: float = 0.4
     """Weight of a place inside a company's registered name ("北京朝阳某某科技有限公司")."""
+    trail_weight: float = 0.3
+    """Weight of a mention in the handling trail appended after the complaint (where it was handled)."""
     short_name_factor: float = 0.8
     """Multiplier of a mention by a short name (朝阳 for 朝阳区) against a full name or alias."""
     common_word_freq: int = 1000
@@ -84,6 +86,15 @@ class JurisdictionSettings:
     """The strongest non-overlapping learned place strings used per order."""
     informative_ratio: float = 2.0
     """The learned district posterior must exceed the prior's best by this factor to count as evidence."""
+    learned_min_support: int = 2
+    """A learned place string counts only if training saw it in at least this many orders."""
+    learned_whole_words: bool = True
+    """A learned place string counts only as a span of whole words of the segmentation."""
+    named_district_confidence: float = 0.6
+    """Confidence of a district named by its full name when the fused answer lost it (street left open)."""
+    street_evidence_min: float = 0.1
+    """The fused street must hold at least this share of the whole street distribution (not only of its
+    district's), else the street is left open: weak street evidence backs off to the district."""
     # -- fusion -----------------------------------------------------------------------------------
     mode: str = "fused"
     """``fused``, or ``gazetteer`` / ``learned`` alone (benchmarks)."""
@@ -116,6 +127,8 @@ class JurisdictionSettings:
             return self.caller_weight
         if role == "company":
             return self.company_weight
+        if role == "trail":
+            return self.trail_weight
         return self.problem_weight
 
     @classmethod

@@ -1,5 +1,6 @@
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -93,3 +94,50 @@ def test_masking_is_stable_on_masked_text():
     once = mask_text("电话13812345678")
     assert mask_text(once) == once
     assert PiiMasker()(Mapped.identity(once))[1] == []
+
+
+# ---- the cases the security review found the masker missed ------------------------------------------
+
+HARD_CASES = [
+    ("联系人：欧阳娜娜，反映楼道灯坏了", "name", "欧阳娜娜"),
+    ("来电人阿依古丽·买买提，咨询社保", "name", "阿依古丽·买买提"),
+    ("张三先生来电反映门口占道经营", "name", "张三"),
+    ("李女士反映楼上漏水", "name", "李"),
+    ("联系人张三说小区门口路灯坏了", "name", "张三"),
+    ("住望京西园三区5号楼2单元301室", "address", "5号楼2单元301室"),
+    ("家在学院路30号院7号楼", "address", "30号院7号楼"),
+    ("电话138—1234—5678", "mobile", "138—1234—5678"),
+    ("电话138 1234 5678", "mobile", "138 1234 5678"),
+    ("手机一三八一二三四五六七八", "mobile", "一三八一二三四五六七八"),
+    ("邮箱lihua＠163.com", "email", "lihua＠163.com"),
+    ("QQ号12345678", "qq", "12345678"),
+    ("微信号abc_123", "wechat", "abc_123"),
+]
+
+
+@pytest.mark.parametrize("text,kind,secret", HARD_CASES)
+def test_the_reviewed_cases_are_masked(text, kind, secret):
+    hits = [(k, text[s:e]) for k, s, e in find_pii(text)]
+    assert any(k == kind and secret in v for k, v in hits), hits
+    assert secret not in mask_text(text)
+
+
+@pytest.mark.parametrize("text", [
+    "市民反映张家口路与王府井大街交叉口红绿灯故障", "李村集市周边占道经营严重", "请拨打12345热线咨询",
+    "工单编号GD202412010001，请核查", "2024年12月1日起停水，至今已48小时", "物业费每月328.50元",
+    "小区3号楼2单元电梯故障", "为举报人保密，相关部门尽快处理", "换了好几任老师，都不管", "市民通过微信服务号反映问题",
+    "QQ群里发布的通知与实际不符", "高家园小区供暖温度只有15度",
+])
+def test_hard_negatives_are_kept(text):
+    assert find_pii(text) == [] and mask_text(text, strict=False) == text
+
+
+def test_offsets_survive_the_new_kinds():
+    original = "联系人：欧阳娜娜，手机１３８—１２３４—５６７８，住望京西园三区5号楼2单元301室，微信号abc_123。"
+    norm, _ = Normalizer()(original)
+    masked, spans = PiiMasker()(norm)
+    found = {s.kind: original[s.start:s.end] for s in spans}
+    assert found["name"] == "欧阳娜娜" and found["address"] == "5号楼2单元301室" and found["wechat"] == "abc_123"
+    assert found["mobile"].startswith("１３８") and found["mobile"].endswith("５６７８")
+    for secret in ("欧阳娜娜", "301室", "abc_123", "5678"):
+        assert secret not in masked.text

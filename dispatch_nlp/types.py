@@ -144,10 +144,15 @@ class UnitRef:
 
 @dataclass
 class UnitsResult:
+    """``dispatch_to`` is the first hop: where the city centre sends the order (the district's 12345
+    sub-centre, the development area's sub-centre, or the city department or utility itself); an
+    optional field added in the same schema version (absent in older decisions, read as None)."""
+
     primary: UnitRef | None = None
     cooperating: list[UnitRef] = field(default_factory=list)
     rule: str | None = None
     confidence: float = 0.0
+    dispatch_to: UnitRef | None = None
 
 
 @dataclass
@@ -202,6 +207,7 @@ _NESTED: dict[tuple[type, str], type] = {
     (JurisdictionCandidate, "evidence"): Span,
     (UnitsResult, "primary"): UnitRef,
     (UnitsResult, "cooperating"): UnitRef,
+    (UnitsResult, "dispatch_to"): UnitRef,
     (DispatchDecision, "category"): CategoryResult,
     (DispatchDecision, "appeal_type"): AppealType,
     (DispatchDecision, "response_level"): ResponseLevel,

@@ -166,3 +166,26 @@ def test_the_callers_home_does_not_pull_the_learned_member(gaz, seg):
     fused = FusedJurisdiction(GazetteerJurisdiction(gaz, SETTINGS), learned, SETTINGS)
     ev = run(fused, seg, "我住在东华门，但要反映的是朝阳区望京街道某小区门口的路面塌陷问题。")
     assert ev.code == WANGJING
+
+
+# -- 6 and the first hop ----------------------------------------------------------------------------
+def test_yizhuang_alone_is_the_development_area_and_its_first_hop_is_its_sub_centre(gaz, stage, seg, dispatcher):
+    assert run(stage, seg, "亦庄某小区门口的垃圾好几天没人清运。").code == "110115403000"
+    assert run(stage, seg, "大兴区亦庄镇某村的路灯不亮。").code == "110115004000"  # the town says so
+    dec = dispatcher.dispatch("北京经济技术开发区某小区门口的路灯坏了一排，晚上很黑。")
+    assert dec.units.dispatch_to is not None and dec.units.dispatch_to.id == "district_subcentre@bda"
+
+
+def test_first_hop_is_the_district_sub_centre_or_the_city_unit_itself(dispatcher):
+    from dispatch_nlp.routing.assign import first_hop
+    from dispatch_nlp.types import UnitRef
+
+    reg = dispatcher.units
+    office = UnitRef("street_office@110105026", "望京街道办事处")
+    assert first_hop(reg, office, CHAOYANG, WANGJING).id == "district_subcentre@110105"
+    water = UnitRef("utility_water", "北京市自来水集团")
+    assert first_hop(reg, water, None, None) == water
+    assert first_hop(reg, None, CHAOYANG, None) is None
+    dec = dispatcher.dispatch("海淀区学院路街道某小区楼下每天夜里施工，噪音扰民。")
+    assert dec.units.primary is not None and dec.units.dispatch_to.id == "district_subcentre@110108"
+    assert type(dec).from_json(dec.to_json()).units.dispatch_to == dec.units.dispatch_to

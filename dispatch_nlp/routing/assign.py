@@ -11,6 +11,9 @@
 * **city functional** → the city bureau; **utility** → the company;
 * **emergency transfer** and **out of scope** → no unit (the route says what happens).
 
+``units.dispatch_to`` is the first hop (:func:`first_hop`): the city department or utility itself, or
+the 12345 sub-centre of the responsible unit's dispatch area (the 经开区's for its units and streets).
+
 Catalog items may name unit ids instead of a type; cooperating units come from the item.  With a
 learned :class:`~dispatch_nlp.routing.units_learned.UnitModel`, history's unit for (text, category, place)
 is fused with the catalog rule: agreement keeps confidence 1, a confident disagreement backed by
@@ -24,7 +27,7 @@ from dispatch_nlp.knowledge.divisions import district_prefix
 from dispatch_nlp.routing.units_learned import resolve_template
 from dispatch_nlp.types import JurisdictionResult, UnitRef, UnitsResult
 
-__all__ = ["assign_units", "PlacedJurisdiction", "NEEDS_PLACE"]
+__all__ = ["assign_units", "first_hop", "PlacedJurisdiction", "NEEDS_PLACE"]
 
 NEEDS_PLACE = ("territorial", "district_functional")
 
@@ -105,12 +108,40 @@ def assign_units(item, juris: JurisdictionResult, registry, territorial_dispatch
     rule = f"{duty}: {' / '.join(specs) or 'none'}"
     if primary is not None and place_unit and primary.id == place_unit:
         rule += f" (place unit {place_unit})"
-    confidence = 1.0 if primary is not None else 0.0
+    # The rule's unit is as sure as the rule was right on held-out history (a learned model measures it).
+    confidence = (unit_model.settings.rule_confidence if unit_model is not None else 1.0) if primary is not None else 0.0
     if unit_model is not None:
         primary, confidence, rule = _fuse_learned(unit_model, item, text, district_code, street_code, registry,
                                                   primary, confidence, rule)
     cooperating = [u for u in (resolve(s) for s in item.cooperating) if u is not None and u != primary]
-    return UnitsResult(primary, cooperating, rule, round(confidence, 4))
+    return UnitsResult(primary, cooperating, rule, round(confidence, 4),
+                       dispatch_to=first_hop(registry, primary, district_code, street_code))
+
+
+def first_hop(registry, primary: UnitRef | None, district_code: str | None,
+              street_code: str | None) -> UnitRef | None:
+    """Where the city centre sends the order first: a city department or utility itself; else the
+    12345 sub-centre of the dispatch area the responsible unit (or the place's street office)
+    belongs to — the development area's for the 经开区 (``district_subcentre@bda``), else the
+    district's.  None without a responsible unit."""
+    if primary is None:
+        return None
+    unit = registry.get(primary.id)
+    if unit is None:
+        return None
+    if unit.level in ("city", "utility") or unit.unit_type == "district_subcentre":
+        return primary
+    # A unit of a dispatch area that is not a statistical district reaches that area's sub-centre.
+    area = unit.district_code if _in_dispatch_area(unit.district_code) and unit.district_code else None
+    if area is None and street_code:
+        office = registry.resolve("street_office", street_code=street_code)
+        if office is not None and office.district_code and _in_dispatch_area(office.district_code):
+            area = office.district_code
+    hop = registry.resolve("district_subcentre", district_code=area) if area else None
+    if hop is None:
+        hop = registry.resolve("district_subcentre", district_code=unit.district_code or district_code,
+                               street_code=None if (unit.district_code or district_code) else street_code)
+    return _ref(hop)
 
 
 def _fuse_learned(model, item, text, district_code, street_code, registry, primary, confidence, rule):

@@ -183,11 +183,18 @@ class FusedJurisdiction(BaseComponent):
     def _keep_named_district(self, gev: JurisdictionEvidence, out: JurisdictionEvidence) -> None:
         """Never lose a district the complaint names by its full name: when the fused answer abstained
         or lies elsewhere, answer that district with the street left open (unless the order places the
-        problem outside it, ``return_to_district``)."""
+        problem outside it, ``return_to_district``).  Likewise when the fused answer abstained but every
+        place of the problem, one of them named in full, lies in one district."""
         if gev.return_to_district:
             return
         named = {m.codes[0] for m in gev.mentions if m.role == "problem" and m.kind in ("name", "alias")
                  and len(m.codes) == 1 and level_of(m.codes[0]) == "district"}
+        if not named and out.code is None:
+            # Streets that disagree but share a district, one of them named in full: that district.
+            strong = [m for m in gev.mentions if m.role == "problem" and m.kind in ("name", "alias", "place")]
+            districts = {district_of(c) for m in gev.mentions if m.role == "problem" for c in m.codes}
+            if strong and len(districts) == 1:
+                named = districts
         if len(named) != 1:
             return
         dcode = next(iter(named))
@@ -197,7 +204,9 @@ class FusedJurisdiction(BaseComponent):
         out.abstained = False
         out.confidence = max(self.settings.named_district_confidence,
                              out.confidence if out.code and district_of(out.code) == dcode else 0.0)
-        out.mention = next(m for m in gev.mentions if m.role == "problem" and dcode in m.codes)
+        out.mention = next((m for m in gev.mentions if m.role == "problem" and dcode in m.codes),
+                           next((m for m in gev.mentions if m.role == "problem"
+                                 and any(district_of(c) == dcode for c in m.codes)), None))
         out.unit_override = None
 
 

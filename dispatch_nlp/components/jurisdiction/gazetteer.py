@@ -146,6 +146,14 @@ class GazetteerJurisdiction(BaseComponent):
         self.automaton = ahocorasick.Automaton()
         for surface, codes in by_surface.items():
             kinds = set(codes.values())
+            if "place" in kinds and "short" in kinds:
+                # The places table names the surface deliberately (亦庄 → the development area, not the
+                # short name of 亦庄地区): a derived short name of a division outside the place gives
+                # way; one inside it stays, the finer reading (学院路 the road → 学院路街道).
+                places = [c for c, k in codes.items() if k == "place"]
+                codes = {c: k for c, k in codes.items()
+                         if k != "short" or any(p in self._chain(c) for p in places)}
+                kinds = set(codes.values())
             kind = next((k for k in ("name", "alias", "place") if k in kinds), "short")
             needs_parent = False
             if kind == "short" and surface not in districts_short:

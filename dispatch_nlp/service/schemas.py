@@ -164,6 +164,7 @@ class UnitsOut(_Strict):
 
 class DecisionOut(_Strict):
     """The dispatch decision (schema 1.0)."""
+    dispatch_to: UnitOut | None = None  # the first hop (optional, see the decision schema)
 
     order_id: str | None
     catalog_version: str | None

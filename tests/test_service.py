@@ -116,9 +116,41 @@ def test_invalid_json_body_and_wrong_paths(client):
     assert client.get("/v1/dispatch").status_code == 405
 
 
+# Personal data of three kinds, in every field a client can fill: none of it may come back in a refusal.
+ID_NUMBER = "110105194912310021"
+NAME = "欧阳娜娜"
+SECRETS = (PHONE, ID_NUMBER, NAME)
+PII = f"{NAME}{PHONE}{ID_NUMBER}"
+VALID_CORRECTION = {"order_id": "A-9", "unit": "utility_water"}
+CORRECTION_PROBES = [
+    {"order_id": PII}, {"order_id": PHONE}, {"correction_id": PHONE}, {"correction_id": PII}, {"unit": PII},
+    {"unit": PHONE}, {"category_code": PHONE}, {"category_path": [PII]}, {"category_path": ["城乡建设", PII]},
+    {"district": PHONE + "0"}, {"street": PII}, {"appeal_type": PII}, {"kind": PII}, {"catalog_version": PII},
+    {"catalog_version": PHONE}, {"decision_catalog_version": PII}, {"decision_model_version": PII},
+    {"decision": {"catalog_version": PII}}, {"decision": {"model_version": PII, "text": PII}},
+    {"decision": {"category": {"code": PHONE}}}, {"decision": {"units": {"primary": {"id": PII}}}},
+    {"decision": PII}, {"corrected_at": PII}, {"corrected_at": f"2024-01-01T{PHONE}"}, {PII: "x"}, {PHONE: 1},
+    {"text": [PII]}, {"title": {"a": PII}}, {"reason": 12345678901234567890}, {"operator": [PII]},
+]
+ORDER_PROBES = [
+    {"text": PII, "channel": 7}, {"text": 5, "id": PII}, {"text": "x", "id": PII * 20}, {"text": "x", "title": [PII]},
+    {"text": "x", "created_at": {"a": PII}}, {"text": "x", "caller_location": PII * 20}, {"text": "x", PII: 1},
+]
+
+
 def test_errors_never_echo_personal_data(client):
-    r = client.post("/v1/dispatch", json={"text": f"电话{PHONE}", "channel": 7})
-    assert r.status_code == 422 and PHONE not in r.text
+    answers = []
+    for probe in CORRECTION_PROBES:
+        r = client.post("/v1/corrections", json={**VALID_CORRECTION, **probe})
+        answers.append((probe, r))
+    for probe in ORDER_PROBES:
+        answers.append((probe, client.post("/v1/dispatch", json=probe)))
+        answers.append((probe, client.post("/v1/dispatch/batch", json={"orders": [probe]})))
+    for probe, r in answers:
+        assert 400 <= r.status_code < 500, (probe.keys(), r.status_code)
+        echoed = [s for s in SECRETS if s in r.text or s in json.dumps(r.json(), ensure_ascii=True)]
+        assert not echoed, (list(probe), r.status_code, len(echoed))
+        assert r.json()["error"]["fields"], list(probe)  # the refusal still names a field
 
 
 def test_batch_limits(client):
@@ -165,6 +197,42 @@ def test_correction_errors_name_the_field(client, payload, field):
     r = client.post("/v1/corrections", json=payload)
     assert r.status_code == 422, r.text
     assert field in [f["field"] for f in r.json()["error"]["fields"]]
+
+
+@pytest.mark.parametrize("payload,field", [
+    ({"unit": "utility_water", "corrected_at": "2999-01-01T00:00:00+00:00"}, "corrected_at"),
+    ({"category_code": "999999", "catalog_version": "1999.01"}, "catalog_version"),
+    ({"category_code": "999999", "decision": {"catalog_version": "2026.05"}}, "category_code"),
+    ({"unit": "utility_water", "decision": {"route": "dispatch", "blob": {"x": 1}, "confidence": 3}}, "decision.confidence"),
+])
+def test_corrections_are_checked_against_the_catalog_version_and_the_clock(client, payload, field):
+    r = client.post("/v1/corrections", json={"order_id": "V-1", **payload})
+    assert r.status_code == 422, r.text
+    assert field in [f["field"] for f in r.json()["error"]["fields"]]
+
+
+def test_a_locked_database_is_503_with_retry_after_and_health_degraded(dispatcher, keys, tmp_path):
+    db = tmp_path / "c.db"
+    app = create_app(ServiceSettings(corrections=str(db), keys_file=keys.file, db_busy_timeout_s=0.2),
+                     dispatcher=dispatcher)
+    body = {"order_id": "L-1", "unit": "utility_water", "correction_id": "lock-1"}
+    with TestClient(app, headers=keys.headers("operator")) as c:
+        assert c.get("/v1/health").json()["status"] == "ok"
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # a second connection holds the write lock
+        try:
+            started = time.monotonic()
+            r = c.post("/v1/corrections", json=body)
+            assert time.monotonic() - started < 5  # the busy timeout, not 30 s
+            assert r.status_code == 503 and r.json()["error"]["code"] == "store_busy"
+            assert int(r.headers["Retry-After"]) >= 1
+            health = c.get("/v1/health").json()
+            assert health["status"] == "degraded" and health["corrections_store"] == "unavailable"
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert c.get("/v1/health").json()["status"] == "ok"
+        assert c.post("/v1/corrections", json=body).status_code == 201  # the retry stores it
 
 
 def test_corrections_disabled_is_503(dispatcher, keys):

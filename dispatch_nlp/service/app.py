@@ -43,7 +43,7 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher: Any = Non
     metrics = Metrics()
     holder = ModelHolder(settings, metrics, dispatcher)
     if store is None and settings.corrections:
-        store = open_store(settings.corrections)
+        store = open_store(settings.corrections, busy_timeout_s=settings.db_busy_timeout_s)
     keys = KeyStore(settings.keys_file) if settings.keys_file else None
     auth = Authenticator(keys, no_auth=settings.no_auth, write_rate_per_s=settings.write_rate_per_s,
                          write_burst=settings.write_burst)

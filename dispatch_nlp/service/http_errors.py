@@ -5,6 +5,7 @@ errors with it (never the input, which may hold personal data; never a stack tra
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch_nlp.service.schemas import ErrorOut
+from dispatch_nlp.text.pii import mask_text
 
 # The error answers every endpoint may give (the OpenAPI ``responses`` of the routes).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -20,6 +22,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "body larger than the limit"},
     500: {"model": ErrorOut, "description": "internal error (details in the server log)"},
 }
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 503: "unavailable"}
 
 
@@ -51,6 +54,8 @@ def field_errors(exc: RequestValidationError) -> list[dict]:
         if err.get("type") == "json_invalid":
             field, message = "body", f"not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}"
         else:
+            # A field name the client made up is input too: named only when it is a plain identifier.
+            loc = [x if isinstance(x, int) or _IDENTIFIER.match(str(x)) else "<field name withheld>" for x in loc]
             field = ".".join(str(x) for x in loc) or where
             if where != "body":
                 field = f"{where}.{field}"
@@ -68,6 +73,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail, ensure_ascii=False)
+    detail = mask_text(detail)  # a detail may quote the request (a path, a header)
     return error_response(exc.status_code, code, detail, request_id=request_id(request))
 
 

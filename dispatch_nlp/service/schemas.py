@@ -6,7 +6,7 @@ checks that every decision the service returns validates against both.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -65,21 +65,25 @@ class CorrectionIn(_Strict):
                                  description="ignored: the service records the API key's id as the operator")
     kind: CorrectionKindLabel = "reassign"
     category_code: str | None = Field(None, pattern=r"^([0-9]{2}){1,3}$", description="corrected catalog code")
-    category_path: list[str] | None = Field(None, min_length=1, max_length=3, description="or its names, first level first")
+    category_path: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
+        None, min_length=1, max_length=3, description="or its names, first level first")
     unit: str | None = Field(None, max_length=MAX_SHORT, description="corrected responsible unit id")
     district: str | None = Field(None, pattern=r"^[0-9]{12}$", description="corrected district (12-digit code)")
     street: str | None = Field(None, pattern=r"^[0-9]{12}$", description="corrected street/township (12-digit code)")
     appeal_type: Appeal | None = None
     catalog_version: str | None = Field(None, max_length=64,
                                         description="catalog of the corrected category (default: the decision's)")
-    decision: dict[str, Any] | None = Field(None, description="the decision that was corrected, as /v1/dispatch returned it")
+    decision: dict[str, Any] | None = Field(None, description="the decision that was corrected, as /v1/dispatch "
+                                            "returned it; only its versions, category code, primary unit, route "
+                                            "and confidence are kept")
     decision_model_version: str | None = Field(None, max_length=MAX_SHORT)
     decision_catalog_version: str | None = Field(None, max_length=64)
     text: str | None = Field(None, max_length=MAX_TEXT_CHARS,
                              description="the order text, when the history export will not hold it (stored masked)")
     title: str | None = Field(None, max_length=2_000)
     reason: str | None = Field(None, max_length=2_000)
-    corrected_at: str | None = Field(None, max_length=64, description="ISO 8601; default: when it is received")
+    corrected_at: str | None = Field(None, max_length=64, description="ISO 8601, not in the future (beyond the "
+                                     "service's clock skew); default: when it is received")
     correction_id: str | None = Field(None, min_length=1, max_length=64,
                                       description="idempotency key: a retried correction with the same id is stored once")
 
@@ -160,11 +164,11 @@ class UnitsOut(_Strict):
     cooperating: list[UnitOut]
     rule: str | None
     confidence: float = Field(ge=0, le=1)
+    dispatch_to: UnitOut | None = None  # the first hop (optional, see the decision schema)
 
 
 class DecisionOut(_Strict):
     """The dispatch decision (schema 1.0)."""
-    dispatch_to: UnitOut | None = None  # the first hop (optional, see the decision schema)
 
     order_id: str | None
     catalog_version: str | None

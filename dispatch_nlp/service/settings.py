@@ -12,6 +12,8 @@ class ServiceSettings:
     model_dir: str | None = None  # None (and no registry): the shipped default model
     registry: str | None = None  # serve the registry's current model (and follow it)
     corrections: str | None = None  # SQLite path or SQLAlchemy URL; None: corrections disabled (503)
+    db_busy_timeout_s: float = 2.0  # a write waits this long for a locked database, then 503 + Retry-After
+    correction_future_skew_s: float = 300.0  # corrected_at may be this far ahead of the server's clock
     max_body_bytes: int = 1_000_000
     max_batch: int = 256
     keys_file: str | None = None  # API keys (service.keys); None and not no_auth: every protected route is 401
@@ -23,5 +25,4 @@ class ServiceSettings:
     ort_spin: bool = False  # let the encoder's ONNX Runtime threads busy-wait (the CLI reads DISPATCH_NLP_ORT_SPIN)
     ort_threads: int | None = None  # the encoder's ONNX Runtime threads (the CLI reads DISPATCH_NLP_THREADS)
     trust: bool = False  # load a model directory without checksums.json (serve --trust)
-    watch_backoff_max_s: float = 300.0  # the longest wait before the watcher retries a model that failed to load
     watch_backoff_max_s: float = 300.0  # the longest wait before the watcher retries a model that failed to load

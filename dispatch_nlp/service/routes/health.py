@@ -19,8 +19,9 @@ metrics_router = APIRouter()  # a router of its own: /metrics comes after /v1/mo
 @router.get("/v1/health", response_model=HealthOut, tags=["operations"], summary="Liveness and readiness")
 def health(holder: HolderDep, store: StoreDep, started: StartedDep) -> HealthOut:
     d = holder.dispatcher
+    # Ready means the store answers a read and takes a write (a locked or read-only database is degraded).
     store_state: Literal["ok", "unavailable", "disabled"] = (
-        "disabled" if store is None else ("ok" if store.ping() else "unavailable"))
+        "disabled" if store is None else ("ok" if store.ping() and store.probe_write() else "unavailable"))
     ok = store_state != "unavailable" and getattr(holder, "fallback", None) is None  # fallback: an earlier model
     return HealthOut(status="ok" if ok else "degraded", model_version=d.model_version,
                      catalog_version=d.catalog_version, uptime_s=round(time.time() - started, 1),

@@ -33,6 +33,7 @@ from dispatch_nlp.dispatcher import Dispatcher, build_segmenter, write_checksums
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.knowledge.catalog import Catalog
 from dispatch_nlp.knowledge.gazetteer import Gazetteer
+from dispatch_nlp.knowledge.units import UnitsRegistry
 from dispatch_nlp.lifecycle.evaluate import evaluate_examples
 from dispatch_nlp.lifecycle.examples import leaf_by_path
 from dispatch_nlp.pipeline import Doc
@@ -40,6 +41,7 @@ from dispatch_nlp.pipeline.registry import Resources, build_components, componen
 from dispatch_nlp.types import WorkOrder
 
 from .data import Example, load_examples
+from .history_units import UNITS_TABLE, rule_accuracy, units_from_values, write_units_table
 from .label_catalog import LabelPlan, catalog_from_labels, plan_label_paths
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class TrainOptions:
     data_note: str | None = None  # where the training data came from, for the model card
     encoder_max_train: int | None = None  # train the encoder member on at most this many orders (CPU budget)
     default_profile: str = "fast"  # with an encoder: which profile Dispatcher.load() runs (fast or full)
+    units_from_labels: bool = False  # the unit column's values are the units (saved with the model)
 
 
 # The model config's preprocessing sections: what training prepares the text with and what it writes
@@ -216,6 +219,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
                                      dev_ratio=opts.dev_ratio, test_ratio=opts.test_ratio, seed=opts.seed,
                                      encoding=opts.encoding, max_rows=opts.max_rows, progress=opts.progress,
                                      config=pipeline_cfg, leaf_of=leaf_of)
+    history_units = _history_units(opts, spec, examples) if opts.units_from_labels else None
     labels_report: dict | None = None
     if plan is not None:
         # Rows whose label the plan skipped are left out of training, and said so; never an error that
@@ -315,6 +319,17 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
             extra_cfg["units"] = fit_units(
                 [(e.text, e.leaf, e.district, e.street, e.unit) for e in train_ex],
                 [(e.text, e.leaf, e.district, e.street, e.unit) for e in dev_ex], staging)
+            registry = history_units[1] if history_units is not None else UnitsRegistry.load()
+            rule = rule_accuracy([(e.leaf, e.district, e.street, e.unit) for e in dev_ex], catalog, registry,
+                                 gazetteer, catalog.settings.get("territorial_dispatch", "street"))
+            if rule is not None:
+                # The rule's unit is as sure as it was right on held-out history; history overrides
+                # it whenever history is surer than that.
+                extra_cfg["units"].update(rule_confidence=rule, rule_dev_accuracy=rule,
+                                          override_min=min(extra_cfg["units"]["override_min"], max(rule, 0.05)))
+            if history_units is not None:
+                extra_cfg["units"]["history_units"] = len(history_units[2])
+                write_units_table(staging / UNITS_TABLE, UnitsRegistry.load(), history_units[2])
 
     # -- the model directory ------------------------------------------------------------------------
     version = opts.model_version or dt.datetime.now(dt.UTC).strftime("%Y.%m.%d-%H%M")
@@ -332,10 +347,11 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "catalog_version": catalog.version,
         "resources": {"catalog": catalog_ref, "gazetteer": "catalog:gazetteer-beijing.tsv",
-                      "places": "catalog:places-beijing.tsv", "units": "catalog:units-beijing.tsv"},
+                      "places": "catalog:places-beijing.tsv",
+                      "units": UNITS_TABLE if (staging / UNITS_TABLE).exists() else "catalog:units-beijing.tsv"},
         **pipeline_cfg,
         "classifier": classifier_cfg,
-        "route": _route_section(fusion),
+        "route": {**_route_section(fusion), **({"route_confidence": "unit"} if opts.units_from_labels else {})},
         **({"profiles": profiles, "default_profile": opts.default_profile} if profiles else {}),
         **extra_cfg,
     }
@@ -370,6 +386,19 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         shutil.rmtree(out)
     staging.rename(out)
     return metrics
+
+
+def _history_units(opts: TrainOptions, spec: ColumnSpec, examples: list[Example]):
+    """``--units-from-labels``: the unit column's values as units (ids mapped in place on ``examples``);
+    returns (value -> id, the merged registry, the history's new units)."""
+    if not spec.unit_col:
+        raise InputError("--units-from-labels needs the unit column: give --unit-col")
+    registry = UnitsRegistry.load()
+    ids, new = units_from_values(Counter(e.unit.strip() for e in examples if e.unit and e.unit.strip()), registry)
+    for e in examples:
+        e.unit = ids.get(e.unit.strip()) if e.unit else None
+    log.info("units from labels: %d values, %d new units", len(ids), len(new))
+    return ids, UnitsRegistry([*registry, *new], source="registry + history"), new
 
 
 def examples_summary(examples: list[Example]) -> dict:

@@ -74,7 +74,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         student_layers=args.student_layers, epochs=args.epochs, max_len=args.max_len, batch_size=args.batch_size,
         device=args.device, max_rows=args.max_rows, model_version=args.model_version,
         progress=not args.quiet, data_note=args.data_note, encoder_max_train=args.encoder_max_train,
-        default_profile=args.default_profile,
+        default_profile=args.default_profile, units_from_labels=args.units_from_labels,
     )
     metrics = train(args.data, spec_from_args(args), opts)
     summary = metrics_summary(metrics["test"])
@@ -127,6 +127,8 @@ def register(sub) -> None:
     p.add_argument("--split-col", help="column holding train/dev/test")
     p.add_argument("--catalog", help="catalog file the labels belong to (default: the shipped catalog)")
     p.add_argument("--catalog-from-labels", action="store_true", help="let the labels define the catalog")
+    p.add_argument("--units-from-labels", action="store_true",
+                   help="let the --unit-col values define the units (merged with the registry, saved with the model)")
     p.add_argument("--encoder", help="local transformers checkpoint for the encoder member (default: linear member only)")
     p.add_argument("--student-layers", type=int, default=4)
     p.add_argument("--default-profile", choices=("fast", "full"), default="fast",

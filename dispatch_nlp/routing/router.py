@@ -214,14 +214,25 @@ class Router:
                 explanation.append(f"属地不明确（候选：{names}），需人工确认")
         confidence = category.confidence
         needs_place = item is not None and item.duty in ("territorial", "district_functional")
-        if needs_place:
+        by_unit = self.settings.route_confidence == "unit"
+        if by_unit:
+            # A model whose units come from history: the unit's own confidence (what history and the
+            # rule achieved on held-out orders) stands in for the place's.
+            confidence *= units.confidence if units.primary is not None else 0.0
+        elif needs_place:
             confidence *= max(juris.confidence, 0.0) ** self.settings.place_confidence_power \
                 if juris.district is not None else 0.0
         if route == "dispatch":
             if units.primary is None:
                 route = "review"
                 explanation.append("无法确定承办单位，转人工")
-            elif confidence < self.settings.auto_threshold:
+            elif by_unit and (category.confidence < self.settings.auto_threshold
+                              or units.confidence < self.settings.unit_auto_threshold):
+                route = "review"
+                explanation.append(f"分类置信度 {category.confidence:.2f} 或承办单位置信度 {units.confidence:.2f} "
+                                   f"低于自动派单阈值（{self.settings.auto_threshold:.2f} / "
+                                   f"{self.settings.unit_auto_threshold:.2f}），转人工复核")
+            elif not by_unit and confidence < self.settings.auto_threshold:
                 route = "review"
                 explanation.append(f"综合置信度 {confidence:.2f} 低于自动派单阈值 {self.settings.auto_threshold:.2f}，转人工复核")
             else:

@@ -77,6 +77,14 @@ class RouteSettings:
     emergency_letter_route: str = "review"
     """Route of a letter that describes an emergency as happening now: ``review`` (a person checks and
     calls back) or ``dispatch`` (routed as any other order)."""
+    route_confidence: str = "place"
+    """What the overall confidence multiplies the category's with: ``place`` (the jurisdiction's, for
+    orders that need a place) or ``unit`` (the unit's: a model whose units were learned from history,
+    ``train --units-from-labels``, which writes this); with ``unit`` an order is dispatched when the
+    category reaches ``auto_threshold`` and the unit ``unit_auto_threshold``, even without a units
+    registry of the catalog."""
+    unit_auto_threshold: float = 0.8
+    """With ``route_confidence = unit``: the least unit confidence an order is dispatched with."""
     appeal_default_confidence: float = 0.3
     """Confidence of the appeal type 其他 when neither the classifier nor a cue says anything."""
     appeal_cue_base: float = 0.4
@@ -115,6 +123,8 @@ class RouteSettings:
         if known.get("emergency_generic_markers", "auto") not in _GENERIC_EMERGENCY:
             raise ModelError(f"route setting 'emergency_generic_markers' is {known['emergency_generic_markers']!r};"
                              f" use one of {', '.join(_GENERIC_EMERGENCY)}")
+        if known.get("route_confidence", "place") not in ("place", "unit"):
+            raise ModelError(f"route setting 'route_confidence' is {known['route_confidence']!r}; use place or unit")
         if known.get("emergency_letter_route", "review") not in ("review", "dispatch"):
             raise ModelError(f"route setting 'emergency_letter_route' is {known['emergency_letter_route']!r};"
                              " use review or dispatch")

@@ -30,7 +30,7 @@ BACKOFF = 3.0  # default of UnitModelSettings.backoff
 TEXT_GRAMS = (2, 3)  # the n-gram lengths the file's by_category_gram keys were counted with
 
 # Keys of config["units"] that describe the model rather than tune it.
-DESCRIPTIVE_KEYS = frozenset({"file", "dev_template_accuracy"})
+DESCRIPTIVE_KEYS = frozenset({"file", "dev_template_accuracy", "history_units", "rule_dev_accuracy"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class UnitModelSettings:
     """Multiplier of history's probability when the catalog rule names no unit (a suggestion, not an override)."""
     backoff: float = BACKOFF
     """Pseudo-counts of the coarser distribution in the finer one (Dirichlet back-off)."""
+    rule_confidence: float = 1.0
+    """Confidence of the catalog rule's unit: the share of held-out history it named right (training
+    measures it; 1.0 for a model trained before it was measured)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "UnitModelSettings":
@@ -105,7 +108,8 @@ class UnitModel:
             settings = UnitModelSettings(
                 override_min=settings.override_min if override_min is None else float(override_min),
                 min_support=settings.min_support if min_support is None else float(min_support),
-                history_only_factor=settings.history_only_factor, backoff=settings.backoff)
+                history_only_factor=settings.history_only_factor, backoff=settings.backoff,
+                rule_confidence=settings.rule_confidence)
         self.settings = settings
         self.by_cat: dict[str, dict[str, float]] = data.get("by_category", {})
         self.by_cat_district: dict[str, dict[str, float]] = data.get("by_category_district", {})

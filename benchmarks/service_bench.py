@@ -4,7 +4,10 @@
 
 Starts the server as a subprocess (127.0.0.1, a free port, the shipped model unless --model), sends
 generated orders (``dispatch_nlp.training.corpus``) to ``POST /v1/dispatch`` at 1, 8 and 32 concurrent clients
-(asyncio + httpx, one connection each), then corrections at 8 concurrent clients. Each phase stops
+(asyncio + httpx, one connection each), then corrections at 8 concurrent clients. Authentication is on,
+as in production: a temporary keys file with one operator key, sent as ``Authorization: Bearer`` on
+every request (the per-key write limit is off, ``--write-rate 0``, so that the write phase measures
+the store, not the limit). Each phase stops
 at its request count or its time limit, whichever comes first. Reports p50/p99 latency (client
 side, so it includes HTTP and JSON), throughput and error rate per phase, and corrections committed
 per second; writes ``benchmarks/results/service.json`` and prints a Markdown table.
@@ -53,26 +56,29 @@ def orders(n: int) -> list[dict]:
     return out
 
 
-async def phase(base: str, path: str, bodies: list[dict], clients: int, limit: int, seconds: float) -> dict:
+async def phase(base: str, path: str, bodies: list[dict], clients: int, limit: int, seconds: float,
+                headers: dict[str, str] | None = None) -> dict:
     import httpx
 
     latencies: list[float] = []
+    statuses: dict[str, int] = {}
     errors = 0
     sent = 0
     deadline = time.perf_counter() + seconds
 
     async def worker(k: int):
         nonlocal errors, sent
-        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as c:
             while sent < limit and time.perf_counter() < deadline:
                 body = bodies[sent % len(bodies)]
                 sent += 1
                 t0 = time.perf_counter()
                 try:
                     r = await c.post(path, json=body)
-                    ok = r.status_code < 300
-                except httpx.HTTPError:
-                    ok = False
+                    ok, status = r.status_code < 300, str(r.status_code)
+                except httpx.HTTPError as exc:
+                    ok, status = False, type(exc).__name__
+                statuses[status] = statuses.get(status, 0) + 1
                 latencies.append(time.perf_counter() - t0)
                 errors += not ok
 
@@ -82,7 +88,7 @@ async def phase(base: str, path: str, bodies: list[dict], clients: int, limit: i
     return {"clients": clients, "requests": len(latencies), "seconds": round(wall, 2),
             "throughput_rps": round(len(latencies) / wall, 1),
             "p50_ms": round(percentile(latencies, 0.5) * 1000, 2), "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-            "error_rate": round(errors / max(len(latencies), 1), 4)}
+            "error_rate": round(errors / max(len(latencies), 1), 4), "statuses": statuses}
 
 
 def main() -> int:
@@ -100,7 +106,12 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cli = os.path.join(os.path.dirname(sys.executable), "dispatch-nlp")
-    cmd = [cli, "serve", "--port", str(port), "--corrections", str(tmp / "corrections.db")]
+    from dispatch_nlp.service.keys import add_key
+
+    secret = add_key(tmp / "keys.json", "bench-ops", "operator")
+    auth = {"Authorization": f"Bearer {secret}"}
+    cmd = [cli, "serve", "--port", str(port), "--corrections", str(tmp / "corrections.db"),
+           "--keys-file", str(tmp / "keys.json"), "--write-rate", "0"]
     if args.model:
         cmd += ["--model", args.model]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
@@ -116,15 +127,16 @@ def main() -> int:
                 print(server.stderr.read().decode(errors="replace")[-2000:], file=sys.stderr)
                 return 1
             time.sleep(0.2)
-        info = httpx.get(base + "/v1/model").json()
+        info = httpx.get(base + "/v1/model", headers=auth).json()
         bodies = orders(400)
-        asyncio.run(phase(base, "/v1/dispatch", bodies, 4, 100, 10))  # warm-up, not reported
+        asyncio.run(phase(base, "/v1/dispatch", bodies, 4, 100, 10, auth))  # warm-up, not reported
         results = []
         for clients in (1, 8, 32):
-            results.append(asyncio.run(phase(base, "/v1/dispatch", bodies, clients, args.requests, args.seconds)))
-        corr = [{"order_id": f"bench-{i}", "operator": "bench", "kind": "改派", "unit": "utility_water",
+            results.append(asyncio.run(phase(base, "/v1/dispatch", bodies, clients, args.requests, args.seconds,
+                                             auth)))
+        corr = [{"order_id": f"bench-{i}", "kind": "改派", "unit": "utility_water",
                  "reason": "load test"} for i in range(args.corrections)]
-        writes = asyncio.run(phase(base, "/v1/corrections", corr, 8, args.corrections, args.seconds))
+        writes = asyncio.run(phase(base, "/v1/corrections", corr, 8, args.corrections, args.seconds, auth))
         from dispatch_nlp.lifecycle.corrections import open_store
 
         stored = open_store(tmp / "corrections.db").count()
@@ -139,6 +151,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "model": {k: info.get(k) for k in ("model_version", "catalog_version", "stages")},
         "orders": {"count": len(bodies), "mean_chars": mean_chars},
+        "auth": "on: one operator API key (Authorization: Bearer) on every request; write rate limit off",
         "dispatch": results,
         "corrections": {**writes, "stored_in_db": stored,
                         "corrections_per_second": writes["throughput_rps"],

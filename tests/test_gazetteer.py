@@ -125,7 +125,7 @@ def test_places(gaz):
     bda = [p for p in gaz.find_places("亦庄开发区") if p.kind == "zone"]
     assert bda and bda[0].unit == "district_subcentre@bda" and bda[0].code == "110115403000"
     kinds = {p.kind for p in gaz.places}
-    assert kinds == {"zone", "landmark", "road", "compound"}
+    assert kinds == {"zone", "landmark", "road", "compound", "linear"}
     for name in [
         "中关村",
         "望京",
@@ -306,3 +306,71 @@ def test_short_name_rules():
     assert short("翠林一里社区", "community") == ["翠林一里"]
     assert short("朝阳区", "district") == ["朝阳"]
     assert short("浦东新区", "district") == ["浦东"]
+
+
+# -- the built places (catalog/build_places.py from catalog/places-beijing-sources.tsv) ------------
+def _load_build_places():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "catalog" / "build_places.py"
+    spec = importlib.util.spec_from_file_location("build_places", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_every_source_place_nests_in_the_gazetteer_and_the_table_is_built():
+    bp = _load_build_places()
+    text, problems = bp.build()
+    assert problems == []
+    assert bp.TABLE.read_text(encoding="utf-8") == text  # rebuilt after every source change
+    g = Gazetteer.load()
+    districts = {d.name: d.code for d in g.districts()}
+    built = [ln.split("\t") for ln in text.split(bp.BUILT_MARK)[1].splitlines() if ln.strip()]
+    assert len(built) >= 100
+    by_name: dict[str, set[str]] = {}
+    for name, code, *_ in built:
+        assert g.get(code) is not None
+        by_name.setdefault(name, set()).add(code)
+    for f in bp._rows(bp.SOURCES):
+        name, dnames, sname = f[0], f[1], f[2]
+        if name not in by_name:
+            continue  # the curated head names it
+        codes = by_name[name]
+        assert {c[:6] for c in codes} == {districts[d][:6] for d in dnames.split("|")}
+        if sname:
+            (code,) = codes
+            assert g.get(code).name == sname and g.get(code).parent == districts[dnames]
+
+
+def test_a_broken_source_row_is_named_and_not_built(tmp_path):
+    bp = _load_build_places()
+    src = tmp_path / "src.tsv"
+    src.write_text("name\tdistrict\tstreet\tkind\taliases\n"
+                   "某公园\t海淀区\t望京街道\tlandmark\t\n"  # 望京街道 lies in 朝阳区
+                   "某河\t海淀区\t\tlinear\t\n", encoding="utf-8")  # a linear feature needs two districts
+    text, problems = bp.build(sources=src)
+    assert len(problems) == 2 and "某公园" in problems[0] and "某河" in problems[1]
+    assert "某公园" not in text.split(bp.BUILT_MARK)[1]
+
+
+def test_a_linear_feature_is_decided_by_a_co_mentioned_district_and_names_no_street_alone():
+    from dispatch_nlp.components.jurisdiction import GazetteerJurisdiction
+    from dispatch_nlp.pipeline import Doc
+    from dispatch_nlp.text.segment import Segmenter
+    from dispatch_nlp.types import WorkOrder
+
+    g = Gazetteer.load()
+    stage = GazetteerJurisdiction(g)
+    seg = Segmenter({s for s, _, k in g.surfaces() if len(s) >= 2 and k != "short"})
+
+    def ev(text):
+        doc = Doc.from_order(WorkOrder(text=text))
+        doc.tokens = seg.tokenize(doc.text)
+        return stage.evidence(doc)
+
+    assert ev("萧太后河通州区这一段的岸边有人倒垃圾。").code == "110112000000"
+    alone = ev("永定河河道里有人非法采砂。")
+    assert alone.code is None and len(alone.ambiguous) >= 2
+    assert all(m.linear for m in alone.mentions if m.surface == "永定河")

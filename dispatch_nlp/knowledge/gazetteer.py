@@ -37,7 +37,9 @@ from dispatch_nlp.resources import catalog_dir
 __all__ = ["Division", "Place", "Gazetteer", "normalize_code", "LEVELS", "PLACE_KINDS", "SURFACE_KINDS"]
 
 LEVELS: tuple[DivisionLevel, ...] = get_args(DivisionLevel)
-PLACE_KINDS = ("zone", "landmark", "road", "compound")
+# ``linear``: a river or road that crosses districts, one row per district (its name is then a shared
+# name that a co-mentioned district decides; alone it answers no street).
+PLACE_KINDS = ("zone", "landmark", "road", "compound", "linear")
 SURFACE_KINDS = ("name", "short", "alias", "place")  # also the lookup preference order
 
 DIVISION_HEADER = ["code", "name", "level", "parent", "short_names", "aliases"]
@@ -80,7 +82,7 @@ class Division:
 class Place:
     name: str
     code: str  # 12-digit division the place lies in (district, street or community)
-    kind: str  # zone | landmark | road | compound
+    kind: str  # zone | landmark | road | compound | linear
     aliases: tuple[str, ...] = ()
     unit: str | None = None  # unit id that takes its territorial orders, overriding the street office
 

@@ -22,6 +22,7 @@ class Mention:
     role: str = "problem"  # problem | caller | company | negated | trail (the handling trail after the complaint)
     needs_parent: bool = False  # an ordinary word or bare community short name: counts only beside a parent
     unit: str | None = None  # a place's own unit (the places table's ``unit`` column)
+    linear: bool = False  # a river or road that crosses districts (places table kind ``linear``)
 
 
 @dataclass

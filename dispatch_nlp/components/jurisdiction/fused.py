@@ -120,7 +120,10 @@ class FusedJurisdiction(BaseComponent):
         # whole street distribution (not just of its district's) — else back off to the district.
         gaz_street = si >= 0 and gev_used.code is not None and level_of(gev_used.code) != "district" \
             and street_of(gev_used.code) == self.learned.streets[si]
-        if si >= 0 and s_prob >= self.street_min and (gaz_street or float(ps[si]) >= st.street_evidence_min):
+        # A river or road that crosses districts decides no street by itself (the gazetteer must name one).
+        linear = any(m.linear and m.role == "problem" for m in gev.mentions)
+        if si >= 0 and s_prob >= self.street_min and (gaz_street or (
+                float(ps[si]) >= st.street_evidence_min and not linear)):
             code, conf = self.learned.streets[si], s_prob
         else:
             code, conf = dcode, float(pd[di])

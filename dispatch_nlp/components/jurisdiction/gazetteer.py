@@ -139,6 +139,7 @@ class GazetteerJurisdiction(BaseComponent):
                 continue
             by_surface[surface].setdefault(code, kind)
         place_units: dict[str, str] = {}
+        self.linear = {s for p in gazetteer.places if p.kind == "linear" for s in (p.name, *p.aliases)}
         for p in gazetteer.places:
             if p.unit:
                 for s in (p.name, *p.aliases):
@@ -200,7 +201,8 @@ class GazetteerJurisdiction(BaseComponent):
                 continue  # 张朝阳先生
             if kind != "name" and not whole_word(text, start, surface):
                 continue
-            raw.append(Mention(surface, start, end, codes, kind, needs_parent=needs_parent, unit=unit))
+            raw.append(Mention(surface, start, end, codes, kind, needs_parent=needs_parent, unit=unit,
+                               linear=surface in self.linear))
         # Leftmost-longest: a mention inside a longer one is dropped ("朝阳" in "朝阳区").
         raw.sort(key=lambda m: (m.start, -(m.end - m.start)))
         kept: list[Mention] = []

@@ -72,10 +72,13 @@ DEFAULT_RESOURCES = {"units": "catalog:units-beijing.tsv", "catalog": "catalog:b
                      "gazetteer": "catalog:gazetteer-beijing.tsv", "places": "catalog:places-beijing.tsv"}
 
 
+NO_RESOURCE = "none"  # a model without a gazetteer (or places table): ``resources.gazetteer = "none"``
+
+
 def resource_refs(config: dict[str, Any]) -> list[str]:
     """The catalog files a model config uses (``catalog:NAME`` or paths relative to the model), as written."""
     res = config.get("resources") or {}
-    return sorted({str(res.get(kind, default)) for kind, default in DEFAULT_RESOURCES.items()})
+    return sorted({str(res.get(kind, default)) for kind, default in DEFAULT_RESOURCES.items()} - {NO_RESOURCE})
 
 
 def verify_checksums(model_dir: Path, *, trust: bool = False) -> None:
@@ -214,11 +217,15 @@ def load_resources(model_dir: Path, config: dict[str, Any], *, user_places: str 
     res = {**DEFAULT_RESOURCES, **(config.get("resources") or {})}
     units = UnitsRegistry.load(resolve_resource(model_dir, res["units"]))
     catalog = Catalog.load(resolve_resource(model_dir, res["catalog"]), units=units)
-    gazetteer = Gazetteer.load(
-        resolve_resource(model_dir, res["gazetteer"]),
-        places=resolve_resource(model_dir, res["places"]),
-        user_places=user_places,
-    )
+    if res["gazetteer"] == NO_RESOURCE:
+        # A model trained without a gazetteer (e.g. another city's labels): no place is named from text.
+        gazetteer = Gazetteer([], source=NO_RESOURCE)
+    else:
+        gazetteer = Gazetteer.load(
+            resolve_resource(model_dir, res["gazetteer"]),
+            places=False if res["places"] == NO_RESOURCE else resolve_resource(model_dir, res["places"]),
+            user_places=user_places,
+        )
     return Resources(catalog=catalog, gazetteer=gazetteer, units=units, model_dir=model_dir, ort_spin=ort_spin,
                      ort_threads=ort_threads)
 

@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from dataclasses import replace
 
+import pytest
 from dispatch_nlp.training.label_catalog import canonical_name, plan_label_paths
 
 from dispatch_nlp import Dispatcher
@@ -103,7 +104,7 @@ def test_units_from_labels_are_the_units_and_the_rule_confidence_is_measured(tmp
     table = tmp_path / "units.csv"
     _unit_history(table)
     train(table, UNIT_SPEC, TrainOptions(output=tmp_path / "m", catalog_from_labels=True, units_from_labels=True,
-                                         progress=False))
+                                         gazetteer="beijing", progress=False))
     config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
     assert config["resources"]["units"] == "units.tsv" and config["route"]["route_confidence"] == "unit"
     assert config["units"]["rule_confidence"] < 1.0  # the street-office rule never named the history's unit
@@ -136,3 +137,28 @@ def test_units_from_labels_without_a_unit_column_is_refused(tmp_path):
         assert "--unit-col" in str(exc)
     else:
         raise AssertionError("training without a unit column went on")
+
+
+def test_a_label_catalog_uses_a_gazetteer_only_if_told(tmp_path):
+    from dispatch_nlp.training.train import TrainOptions, train
+
+    from dispatch_nlp.errors import InputError
+
+    table = tmp_path / "units.csv"
+    _unit_history(table)
+    spec = ColumnSpec(text_col="text", id_col="id", time_col="time", category_cols=("l1", "l2"))
+    train(table, spec, TrainOptions(output=tmp_path / "none", catalog_from_labels=True, progress=False))
+    config = json.loads((tmp_path / "none" / "config.json").read_text("utf-8"))
+    assert config["resources"]["gazetteer"] == "none" and config["resources"]["places"] == "none"
+    d = Dispatcher.load(tmp_path / "none")
+    assert len(d.gazetteer.districts()) == 0
+    dec = d.dispatch("市民反映朝阳区望京街道小区没水了")
+    assert dec.jurisdiction.district is None and dec.category.path[0] == "供水"
+    with pytest.raises(InputError, match="--gazetteer"):
+        train(table, UNIT_SPEC, TrainOptions(output=tmp_path / "x", catalog_from_labels=True, progress=False))
+    with pytest.raises(InputError, match="--gazetteer"):
+        train(table, spec, TrainOptions(output=tmp_path / "y", catalog_from_labels=True, gazetteer="nowhere.tsv",
+                                        progress=False))
+    train(table, spec, TrainOptions(output=tmp_path / "bj", catalog_from_labels=True, gazetteer="beijing",
+                                    progress=False))
+    assert Dispatcher.load(tmp_path / "bj").dispatch("市民反映朝阳区望京街道小区没水了").jurisdiction.district.name == "朝阳区"

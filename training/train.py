@@ -29,7 +29,7 @@ import numpy as np
 
 from dispatch_nlp.batch.tables import ColumnSpec, read_labeled
 from dispatch_nlp.components.classifier import FUSIONS, ClassifierStage, combine
-from dispatch_nlp.dispatcher import Dispatcher, build_segmenter, write_checksums
+from dispatch_nlp.dispatcher import NO_RESOURCE, Dispatcher, build_segmenter, write_checksums
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.knowledge.catalog import Catalog
 from dispatch_nlp.knowledge.gazetteer import Gazetteer
@@ -73,6 +73,7 @@ class TrainOptions:
     encoder_max_train: int | None = None  # train the encoder member on at most this many orders (CPU budget)
     default_profile: str = "fast"  # with an encoder: which profile Dispatcher.load() runs (fast or full)
     units_from_labels: bool = False  # the unit column's values are the units (saved with the model)
+    gazetteer: str | None = None  # beijing | a gazetteer TSV | none; None: beijing, none with catalog_from_labels
 
 
 # The model config's preprocessing sections: what training prepares the text with and what it writes
@@ -200,7 +201,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     t_start = time.perf_counter()
     if not spec.has_category:
         raise InputError("training needs the category: give --category-cols a,b,c or --category-col C")
-    gazetteer = Gazetteer.load()
+    gazetteer, gazetteer_refs = _gazetteer_for(opts, spec)
     label_paths: list[tuple[str, ...]] = []
     plan: LabelPlan | None = None
     if opts.catalog_from_labels:
@@ -210,6 +211,8 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         label_paths = plan.paths()
     catalog = _catalog_for(opts, label_paths)
     pipeline_cfg = {"components": component_names({**PREPROCESS_CONFIG, "classifier": True}), **PREPROCESS_CONFIG}
+    if gazetteer_refs["gazetteer"] == NO_RESOURCE:  # no places to look for: no jurisdiction stage
+        pipeline_cfg["components"] = [n for n in pipeline_cfg["components"] if n != "jurisdiction"]
     leaf_of = None
     if plan is not None:
         def leaf_of(names: tuple[str, ...], plan: LabelPlan = plan) -> str | None:
@@ -346,8 +349,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         "model_version": version,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "catalog_version": catalog.version,
-        "resources": {"catalog": catalog_ref, "gazetteer": "catalog:gazetteer-beijing.tsv",
-                      "places": "catalog:places-beijing.tsv",
+        "resources": {"catalog": catalog_ref, **gazetteer_refs,
                       "units": UNITS_TABLE if (staging / UNITS_TABLE).exists() else "catalog:units-beijing.tsv"},
         **pipeline_cfg,
         "classifier": classifier_cfg,
@@ -358,6 +360,8 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     (staging / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     labels = {"leaf": leaves, "appeal": linear.classes("appeal") if "appeal" in linear.heads else []}
     (staging / "labels.json").write_text(json.dumps(labels, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if opts.gazetteer not in (None, "beijing", NO_RESOURCE):
+        shutil.copy(opts.gazetteer, staging / gazetteer_refs["gazetteer"])
     write_checksums(staging)
 
     # -- evaluate on test through the real Dispatcher, each profile ---------------------------------------
@@ -386,6 +390,27 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         shutil.rmtree(out)
     staging.rename(out)
     return metrics
+
+
+GAZETTEER_FILE = "gazetteer.tsv"
+
+
+def _gazetteer_for(opts: TrainOptions, spec: ColumnSpec) -> tuple[Gazetteer, dict[str, str]]:
+    """The gazetteer training reads places with and the config's references to it. ``--gazetteer``:
+    ``beijing`` (the shipped one), a gazetteer TSV (copied into the model), or ``none``; without the
+    flag, Beijing's, except for a catalog built from labels (another city's history uses a gazetteer
+    only if told)."""
+    choice = opts.gazetteer or (NO_RESOURCE if opts.catalog_from_labels else "beijing")
+    if choice == NO_RESOURCE:
+        if spec.district_col or spec.street_col:
+            raise InputError("--district-col/--street-col name places, which need a gazetteer: give --gazetteer "
+                             "beijing or a gazetteer TSV (a model whose catalog comes from labels has none unless told)")
+        return Gazetteer([], source=NO_RESOURCE), {"gazetteer": NO_RESOURCE, "places": NO_RESOURCE}
+    if choice == "beijing":
+        return Gazetteer.load(), {"gazetteer": "catalog:gazetteer-beijing.tsv", "places": "catalog:places-beijing.tsv"}
+    if not Path(choice).is_file():
+        raise InputError(f"--gazetteer {choice!r}: use beijing, none or the path of a gazetteer TSV")
+    return Gazetteer.load(choice, places=False), {"gazetteer": GAZETTEER_FILE, "places": NO_RESOURCE}
 
 
 def _history_units(opts: TrainOptions, spec: ColumnSpec, examples: list[Example]):

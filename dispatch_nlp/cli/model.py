@@ -74,7 +74,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         student_layers=args.student_layers, epochs=args.epochs, max_len=args.max_len, batch_size=args.batch_size,
         device=args.device, max_rows=args.max_rows, model_version=args.model_version,
         progress=not args.quiet, data_note=args.data_note, encoder_max_train=args.encoder_max_train,
-        default_profile=args.default_profile, units_from_labels=args.units_from_labels,
+        default_profile=args.default_profile, units_from_labels=args.units_from_labels, gazetteer=args.gazetteer,
     )
     metrics = train(args.data, spec_from_args(args), opts)
     summary = metrics_summary(metrics["test"])
@@ -127,6 +127,9 @@ def register(sub) -> None:
     p.add_argument("--split-col", help="column holding train/dev/test")
     p.add_argument("--catalog", help="catalog file the labels belong to (default: the shipped catalog)")
     p.add_argument("--catalog-from-labels", action="store_true", help="let the labels define the catalog")
+    p.add_argument("--gazetteer", help="places to read: beijing (the shipped gazetteer), the path of a gazetteer "
+                                      "TSV (copied into the model) or none; default beijing, none with "
+                                      "--catalog-from-labels")
     p.add_argument("--units-from-labels", action="store_true",
                    help="let the --unit-col values define the units (merged with the registry, saved with the model)")
     p.add_argument("--encoder", help="local transformers checkpoint for the encoder member (default: linear member only)")

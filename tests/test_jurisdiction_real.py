@@ -189,3 +189,14 @@ def test_first_hop_is_the_district_sub_centre_or_the_city_unit_itself(dispatcher
     dec = dispatcher.dispatch("海淀区学院路街道某小区楼下每天夜里施工，噪音扰民。")
     assert dec.units.primary is not None and dec.units.dispatch_to.id == "district_subcentre@110108"
     assert type(dec).from_json(dec.to_json()).units.dispatch_to == dec.units.dispatch_to
+
+
+# -- issue 21 point 5: an order about another city is outside the gazetteer -------------------------
+def test_an_order_about_another_city_is_outside_the_gazetteer(gaz, stage, seg):
+    for text in ("来电人反映燕郊某小区物业不作为，电梯坏了一个月。", "河北省三河市某村的工厂夜里排放黑烟。"):
+        ev = run(stage, seg, text)
+        assert ev.code is None and ev.outside_gazetteer
+    # The caller's home elsewhere does not move a Beijing problem; a province inside a phrase is no place.
+    home = run(stage, seg, "我老家在河北，现在要反映朝阳区望京街道某小区楼下噪音扰民。")
+    assert home.code == WANGJING and not home.outside_gazetteer
+    assert not run(stage, seg, "通惠河北面的步道上有人遛狗不拴绳。").outside_gazetteer

@@ -49,3 +49,6 @@ class JurisdictionEvidence:
     # Which part of the order decided: ``text`` (no handling trail), ``complaint`` (the citizen's words
     # before a trail) or ``trail`` (only the trail's places spoke).
     source: str = "text"
+    # The problem lies outside the city the gazetteer covers (another province or town named, no
+    # division of the city named in full): the stage abstains rather than read a place into a fragment.
+    outside_gazetteer: bool = False

@@ -157,7 +157,10 @@ class FusedJurisdiction(BaseComponent):
             out.code = None
         else:
             out.code = code
-        self._keep_named_district(gev, out)
+        if gev.outside_gazetteer:
+            out.outside_gazetteer, out.abstained, out.code, out.unit_override = True, True, None, None
+        else:
+            self._keep_named_district(gev, out)
         out.source = "trail" if from_trail or (out.mention is not None and out.mention.role == "trail") \
             else "complaint" if gev.source != "text" else "text"
         return out

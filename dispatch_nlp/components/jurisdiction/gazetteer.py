@@ -34,6 +34,7 @@ from dispatch_nlp.resources import catalog_dir
 from dispatch_nlp.text.normalize import trail_start
 
 __all__ = ["GazetteerJurisdiction", "outside_named_district", "load_city_names", "load_place_stopwords",
+           "load_outside_places",
            "DEFAULT_CITY_TABLE", "DEFAULT_STOPWORD_TABLE"]
 
 # Cues of the caller's own home or registration (their clause is about who calls, not the problem).
@@ -57,6 +58,9 @@ SENTENCE_BREAK = re.compile(r"[。；！？;!?\n]")
 DEFAULT_CITY_TABLE = "city-beijing.tsv"
 # The shipped table of strings that are never a place on their own (directions, ring roads, generic nouns).
 DEFAULT_STOPWORD_TABLE = "place-stopwords-beijing.tsv"
+# The shipped table of places outside the city (other provinces, the towns around Beijing).
+DEFAULT_OUTSIDE_TABLE = "outside-places-beijing.tsv"
+OUTSIDE_SUFFIXES = ("省", "市", "县", "区", "镇", "")
 # A name starting with a direction inside a longer word is part of that word (建设东路 holds no 东路).
 DIRECTION_CHARS = frozenset("东西南北中")
 # Characters that end a division's name: a direction-initial name may follow them (朝阳区东路社区).
@@ -96,6 +100,14 @@ def whole_word(text: str, start: int, surface: str) -> bool:
         return True
     prev = text[start - 1]
     return not ("\u4e00" <= prev <= "\u9fff") or prev in DIVISION_END_CHARS
+
+
+@functools.lru_cache(maxsize=4)
+def load_outside_places(path: str | Path | None = None) -> tuple[str, ...]:
+    """Names of places outside the city (one-column TSV, header ``name``; None: the shipped
+    ``catalog/outside-places-beijing.tsv``).  Raises ``CatalogError`` for an unreadable table."""
+    path = Path(path) if path is not None else catalog_dir() / DEFAULT_OUTSIDE_TABLE
+    return _read_name_table(path, "outside places")
 
 
 @functools.lru_cache(maxsize=1)
@@ -165,6 +177,11 @@ class GazetteerJurisdiction(BaseComponent):
             self.automaton.add_word(surface, (surface, tuple(sorted(codes)), kind, needs_parent,
                                               place_units.get(surface)))
         self.automaton.make_automaton()
+        self.outside = ahocorasick.Automaton()
+        for name in load_outside_places():
+            for suffix in OUTSIDE_SUFFIXES:
+                self.outside.add_word(name + suffix, name + suffix)
+        self.outside.make_automaton()
 
     def _level(self, code: str) -> str:
         div = self.gazetteer.get(code)
@@ -362,9 +379,30 @@ class GazetteerJurisdiction(BaseComponent):
         doc.jurisdiction = self.evidence(doc)
         return doc
 
+    def outside_mentions(self, text: str, tokens: list[tuple[str, int, int]]) -> list[Mention]:
+        """Places outside the city named as whole words (longest at each place), with their roles."""
+        starts = {s for _, s, _ in tokens}
+        ends = {e for _, _, e in tokens}
+        found: dict[int, Mention] = {}
+        for end_idx, surface in self.outside.iter(text):
+            start, end = end_idx - len(surface) + 1, end_idx + 1
+            if tokens and not (start in starts and end in ends):
+                continue
+            if start not in found or len(surface) > len(found[start].surface):
+                found[start] = Mention(surface, start, end, (), "outside")
+        out = sorted(found.values(), key=lambda m: m.start)
+        self._assign_roles(text, out)
+        return out
+
     def evidence(self, doc: Doc) -> JurisdictionEvidence:
         mentions = self.find_mentions(doc.text, doc.tokens)
         ev = self.resolve(mentions, doc.text)
+        # Outside the city: a problem place of another province or town, no Beijing division in full.
+        if any(m.role == "problem" for m in self.outside_mentions(doc.text, doc.tokens)) and not any(
+                m.role == "problem" and m.kind in ("name", "alias", "place") for m in mentions):
+            ev.outside_gazetteer = True
+            ev.code, ev.abstained, ev.unit_override = None, True, None
+            return ev
         if trail_start(doc.text) is not None:
             ev.source = "trail" if ev.mention is not None and ev.mention.role == "trail" else "complaint"
         if ev.code is None and not ev.ambiguous and doc.order.caller_location:

@@ -245,3 +245,17 @@ def test_keys_cli_adds_lists_and_revokes(tmp_path, capsys):
     assert '"ops-1"' in listed and secret not in listed and "hash" not in listed
     assert cli_main(["keys", "revoke", "--id", "ops-1", "--keys-file", path]) == 0
     assert cli_main(["keys", "revoke", "--id", "ops-1", "--keys-file", path]) == 1
+
+
+def test_a_secret_for_an_unknown_id_costs_no_derivation(keys, monkeypatch):
+    """Anyone can send made-up keys: those must not cost a scrypt derivation (16 MiB, ~50 ms) each."""
+    import dispatch_nlp.service.keys as keys_module
+
+    store = KeyStore(keys[0])
+    calls = []
+    real = keys_module.derive
+    monkeypatch.setattr(keys_module, "derive", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert store.verify("dnk.nobody." + "A" * 43) is None and store.verify("garbage") is None
+    assert calls == []
+    assert store.verify(keys[1]["admin"]).role == "admin" and calls == [1]  # a known id is derived once
+    assert store.verify(keys[1]["admin"]).role == "admin" and calls == [1]  # then remembered

@@ -19,6 +19,7 @@ through as ``Principal("no-auth", "admin")``.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -42,6 +43,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 NO_AUTH = Principal("no-auth", "admin")
 MAX_SECRET_CHARS = 256  # longer than any secret we make: refused before any derivation
+MAX_CONCURRENT_DERIVATIONS = 2
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key secret>")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key secret")
@@ -82,7 +84,16 @@ class Authenticator:
     def __init__(self, keys: KeyStore | None, *, no_auth: bool = False, write_rate_per_s: float = 0.0,
                  write_burst: int = 1):
         self.keys, self.no_auth = keys, no_auth
+        # At most this many scrypt derivations at once (a first use of a key, or a wrong secret for a known
+        # id): wrong secrets cannot take the thread pool from the requests with a key already verified.
+        self._slow: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self.writes = TokenBucket(write_rate_per_s, write_burst)
+
+    def _derivations(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()  # one semaphore per event loop (a server has one; tests make several)
+        if self._slow is None or self._slow[0] is not loop:
+            self._slow = (loop, asyncio.Semaphore(MAX_CONCURRENT_DERIVATIONS))
+        return self._slow[1]
 
     async def principal(self, secret: str | None) -> Principal:
         if self.no_auth:
@@ -94,8 +105,9 @@ class Authenticator:
         found = None
         if self.keys is not None and len(secret) <= MAX_SECRET_CHARS:
             found = self.keys.cached(secret)
-            if found is None:  # one scrypt derivation: off the event loop
-                found = await run_in_threadpool(self.keys.verify, secret)
+            if found is None:  # one scrypt derivation: off the event loop, a bounded number at once
+                async with self._derivations():
+                    found = await run_in_threadpool(self.keys.verify, secret)
         if found is None:
             raise AuthError(401, "unauthorized", "the API key is unknown or revoked",
                             {"WWW-Authenticate": 'Bearer realm="dispatch_nlp", error="invalid_token"'})

@@ -112,6 +112,7 @@ HARD_CASES = [
     ("邮箱lihua＠163.com", "email", "lihua＠163.com"),
     ("QQ号12345678", "qq", "12345678"),
     ("微信号abc_123", "wechat", "abc_123"),
+    ("电话１３８１２３４５６７８", "mobile", "１３８１２３４５６７８"),  # full-width, as mask_text sees raw text
 ]
 
 

@@ -140,9 +140,15 @@ def _accept(kind: str, value: str) -> bool:
     return True
 
 
+# Full-width ASCII (１３８…, Ａ, ＠) read as its half-width twin, one character for one: the spans found
+# on the translated text are the spans of the original (mask_text sees raw, unnormalized text).
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
 def find_pii(text: str) -> list[tuple[str, int, int]]:
     """All non-overlapping personal-data hits as (kind, start, end), sorted by start."""
     taken: list[tuple[str, int, int]] = []
+    text = text.translate(_HALF_WIDTH)
 
     def free(s: int, e: int) -> bool:
         return all(e <= ts or s >= te for _, ts, te in taken)

@@ -41,7 +41,10 @@ def score(rows: list[dict], decisions: list) -> dict:
     conf_pairs = []
     for row, dec in zip(rows, decisions):
         d, s, hop, conf = _pred(dec)
-        for key in {"all", row.get("pattern") or "all"}:
+        keys = {"all", row.get("pattern") or "all"}
+        if row.get("batch"):
+            keys |= {f"batch:{row['batch']}"}
+        for key in keys:
             a = agg[key]
             a["abstained"][0] += d is None
             a["abstained"][1] += 1

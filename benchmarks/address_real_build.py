@@ -87,6 +87,39 @@ FRAMES: dict[str, list[str]] = {
         "经开区某小区的地下车库积水严重，物业一直不处理。",
     ],
 }
+# A second batch written after the behaviour changes of issue 17 were made (``batch: holdout``): other
+# wording for the same patterns, to see whether the changes generalise beyond the first frames.
+HOLDOUT: dict[str, list[str]] = {
+    "backoff": [
+        "{d}这边有个停车场晚上总有大货车停着不走，发动机一直响，吵得睡不着。",
+        "反映{d}一处过街天桥的台阶坏了好几块，下雨天很滑，希望维修。",
+        "{d}某条胡同里有人私自占道堆放杂物，消防车都进不去。",
+    ],
+    "fragment": [
+        "{d}{s}辖区，出了地铁往东北方向走一百米有个井盖缺失，很危险。",
+        "{s}某大厦西北侧的人行道上有人常年摆摊卖水果，挡住盲道。",
+        "{d}{s}一家连锁超市分店门口的台阶塌了，顾客进出不便。",
+    ],
+    "trail": [
+        "{d}{s}某小区供暖不热，屋里只有十五度。====工单流转：市中心→{d2}→{s2}，{s2}回复非本辖区。",
+        "{s}某胡同口的垃圾桶满了没人清。经市中心与{d2}核实，{d2}回复：经{s2}调查，已退回。",
+    ],
+    "caller": [
+        "来电人户籍在{d2}，现反映{d}{s}某小区门口违规设置地锁的问题。",
+        "我在{d2}{s2}上班，下班路过{d}{s}某路口时发现红绿灯不亮，希望尽快修复。",
+        "北京{d2short}某某商贸有限公司在{d}{s}租的库房堆放易燃物品，存在消防隐患。",
+    ],
+    "bda": [
+        "经开区某路口的红绿灯晚上经常不亮，车辆抢行很危险。",
+        "北京亦庄某小区外面的绿地被人私自开垦种菜。",
+    ],
+    "outside": [
+        "来电人反映廊坊某小区的开发商迟迟不交房，希望北京这边帮忙协调。",
+        "来电人称在天津市某商场买的手机有质量问题，商家不给退。",
+        "河北省涿州市某工厂排放的废气飘到附近村里，气味刺鼻。",
+    ],
+}
+
 # 7. Well-known places (facts: district, street where certain, else null).
 PLACES = [("北京大学东门外", "110108", "110108015000"), ("清华大学西门附近", "110108", "110108014000"),
           ("天坛公园北门", "110101", "110101016000"), ("798艺术区里面", "110105", "110105011000"),
@@ -139,8 +172,26 @@ def build() -> list[dict]:
     for p, d, s in PLACES:
         for f in PLACE_FRAMES:
             rows.append(_row(f.format(p=p), "place", d, s, f"district_subcentre@{d}"))
+    n_first = len(rows)
+    for i, (sname, scode) in enumerate(STREETS):
+        d = scode[:6]
+        other = STREETS[(i + 5) % n]
+        if other[1][:6] == d:
+            other = STREETS[(i + 11) % n]
+        fill = {"d": DISTRICTS[d], "s": sname, "d2": DISTRICTS[other[1][:6]], "s2": other[0],
+                "d2short": DISTRICTS[other[1][:6]]}
+        hop = f"district_subcentre@{d}"
+        for pattern in ("backoff", "fragment", "trail", "caller"):
+            f = HOLDOUT[pattern][i % len(HOLDOUT[pattern])]
+            street = None if pattern == "backoff" else scode
+            rows.append(_row(f.format(**fill), pattern, d, street, hop))
+    for f in HOLDOUT["bda"]:
+        rows.append(_row(f, "bda", "110115", BDA, "district_subcentre@bda"))
+    for f in HOLDOUT["outside"]:
+        rows.append(_row(f, "outside", None, None, None))
     for i, r in enumerate(rows):
         r["id"] = f"addr-{i:04d}"
+        r["batch"] = "first" if i < n_first else "holdout"
     return rows
 
 

@@ -161,6 +161,13 @@ def test_batch_limits(client):
     assert r.status_code == 422 and "orders.1.text" in [f["field"] for f in r.json()["error"]["fields"]]
 
 
+def test_a_batch_of_malformed_orders_gets_a_bounded_reply(client):
+    r = client.post("/v1/dispatch/batch", json={"orders": [{"txt": i, "channel": [i]} for i in range(500)]})
+    err = r.json()["error"]
+    assert r.status_code == 422 and len(err["fields"]) == 50 and "1500 errors" in err["message"]
+    assert len(r.content) < 20_000
+
+
 def test_body_size_limit(client):
     big = json.dumps({"text": "停" * 19_000}).encode()  # under the text limit, over 50 kB of UTF-8
     r = client.post("/v1/dispatch", content=big, headers={"content-type": "application/json"})

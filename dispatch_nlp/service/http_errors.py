@@ -23,6 +23,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorOut, "description": "internal error (details in the server log)"},
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_FIELD_ERRORS = 50  # field errors listed in one 422 reply
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 503: "unavailable"}
 
 
@@ -67,7 +68,9 @@ def field_errors(exc: RequestValidationError) -> list[dict]:
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     fields = field_errors(exc)
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-    return error_response(422, "invalid_request", summary, fields, request_id(request))
+    if len(fields) > MAX_FIELD_ERRORS:  # 10,000 malformed orders made a 2 MB reply
+        summary += f" ({len(fields)} errors; the first {MAX_FIELD_ERRORS} are listed)"
+    return error_response(422, "invalid_request", summary, fields[:MAX_FIELD_ERRORS], request_id(request))
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -259,3 +259,13 @@ def test_a_secret_for_an_unknown_id_costs_no_derivation(keys, monkeypatch):
     assert calls == []
     assert store.verify(keys[1]["admin"]).role == "admin" and calls == [1]  # a known id is derived once
     assert store.verify(keys[1]["admin"]).role == "admin" and calls == [1]  # then remembered
+
+
+def test_a_keys_file_broken_by_hand_keeps_the_keys_read_before(keys, tmp_path):
+    path = tmp_path / "keys.json"
+    secret = add_key(path, "ops-1", "operator")
+    store = KeyStore(path)
+    path.write_text("{not json", encoding="utf-8")
+    assert store.verify(secret).key_id == "ops-1"
+    path.unlink()
+    assert store.verify(secret) is None  # a deleted keys file: no key is accepted

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -38,6 +39,7 @@ SECRET_PREFIX = "dnk"
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SECRET_PATTERN = re.compile(r"^dnk\.([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{20,128})$")
 FILE_MODE = 0o600
+log = logging.getLogger("dispatch_nlp.service")
 
 
 @dataclass(frozen=True)
@@ -161,8 +163,18 @@ class KeyStore:
         if stamp == self._stamp:
             return
         with self._lock:
-            records = {r["id"]: r for r in read_keys(self.path)} if stamp is not None else {}
+            try:
+                records = {r["id"]: r for r in read_keys(self.path)} if stamp is not None else {}
+            except InputError as exc:
+                if self._stamp is None:
+                    raise  # at start: refuse to serve
+                # edited by hand into something unreadable: keep the keys read before, say so once per change
+                log.error("API keys file changed but cannot be read (%s); keeping the keys read before", exc)
+                self._stamp = stamp
+                return
             self._records, self._verified, self._stamp = records, {}, stamp
+            if stamp is not None and os.stat(self.path).st_mode & 0o077:
+                log.warning("API keys file %s is readable by other users; chmod 600 it", self.path)
 
     def __len__(self) -> int:
         return len(self._records)

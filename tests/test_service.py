@@ -28,6 +28,7 @@ from dispatch_nlp.service.keys import add_key  # noqa: E402
 from dispatch_nlp.service.schemas import DecisionOut  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
+from .test_corrections import assert_durable  # noqa: E402
 from .test_retrain import config_model  # noqa: E402
 
 PHONE = "13812345678"
@@ -466,6 +467,9 @@ def test_kill_9_during_correction_writes_loses_nothing_acknowledged(tmp_path, ke
             proc.kill()
         proc.wait(10)
     assert len(acked) >= 150
+    # SIGKILL spares the page cache: the count below would pass without fsync. The server opens its
+    # store with open_store (create_app), so the same call here must give durable commits.
+    assert_durable(open_store(db).durability())
     stored = {c.correction_id for c in open_store(db).iter_all()}
     missing = set(acked) - stored
     assert not missing, f"{len(missing)} acknowledged corrections lost"

@@ -32,7 +32,10 @@ def register(sub) -> None:
                     "write one decision row per input row, in input order, to OUTPUT (format from its suffix). "
                     "Bad rows (empty, unreadable, over-long, wrong type) get an error and route review; the run "
                     "goes on. Finished chunks are kept beside OUTPUT (OUTPUT.parts/) until the end, so an "
-                    "interrupted run continues with --resume.")
+                    "interrupted run continues with --resume.",
+        epilog="Exit statuses: 0 finished (bad rows marked in the output and counted in the summary); 1 finished "
+               "with bad rows and --fail-on-bad-rows, or stopped part-way (continue with --resume); 2 bad usage "
+               "or unreadable input; 3 model not loadable or failed verification; 4 internal error.")
     p.add_argument("input", help="table of orders")
     p.add_argument("-o", "--output", required=True, help="output table (.csv .tsv .xlsx .jsonl .parquet)")
     p.add_argument("-m", "--model", help="model directory (default: the shipped model)")

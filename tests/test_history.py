@@ -162,3 +162,30 @@ def test_a_label_catalog_uses_a_gazetteer_only_if_told(tmp_path):
     train(table, spec, TrainOptions(output=tmp_path / "bj", catalog_from_labels=True, gazetteer="beijing",
                                     progress=False))
     assert Dispatcher.load(tmp_path / "bj").dispatch("市民反映朝阳区望京街道小区没水了").jurisdiction.district.name == "朝阳区"
+
+
+def test_text_member_mixes_a_char_ngram_classifier_into_the_learned_posteriors():
+    import numpy as np
+    from dispatch_nlp.training.linear import fit_linear
+
+    from dispatch_nlp.components.jurisdiction.learned import LearnedEvidence
+    from dispatch_nlp.components.jurisdiction.text_member import TextBlendedLearned
+
+    districts = ["110105000000", "110108000000"]
+
+    class Flat:  # a learned member that knows nothing: uniform posteriors
+        def __init__(self):
+            self.districts, self.streets = districts, ["110105001000"]
+
+        def predict(self, text, tokens=None):
+            return LearnedEvidence(np.log(np.full(2, 0.5)), np.zeros(1), [], False)
+
+    texts = [f"凉水河边第{i}段" for i in range(12)] + [f"清河岸边第{i}处" for i in range(12)]
+    labels = ["110105000000"] * 12 + ["110108000000"] * 12
+    text = fit_linear(texts, {"district": labels}, texts[:4] + texts[-4:], {"district": labels[:4] + labels[-4:]},
+                      min_df=1)
+    off = TextBlendedLearned(Flat(), text, 0.0, 0.0).predict("凉水河边又有人倒垃圾")
+    assert np.allclose(np.exp(off.district_logp), 0.5)  # weight 0: the learned member alone
+    on = TextBlendedLearned(Flat(), text, 0.75, 0.0).predict("凉水河边又有人倒垃圾")
+    assert int(np.argmax(on.district_logp)) == 0 and np.isclose(np.exp(on.district_logp).sum(), 1.0)
+    assert np.exp(on.district_logp)[0] > 0.5 + 0.1  # the classifier's knowledge survives the mixture

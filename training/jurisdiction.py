@@ -25,11 +25,15 @@ from dispatch_nlp.components.jurisdiction.learned import (
     LearnedJurisdiction,
     iter_grams,
 )
+from dispatch_nlp.components.jurisdiction.text_member import TEXT_MEMBER_FILE, TextBlendedLearned
+from dispatch_nlp.components.members.linear import LinearMember
 from dispatch_nlp.knowledge.gazetteer import normalize_code
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.routing.units_learned import UnitModel, text_grams, unit_template
 from dispatch_nlp.text.segment import Segmenter
 from dispatch_nlp.types import WorkOrder
+
+from .linear import fit_linear
 
 __all__ = ["fit_jurisdiction", "fit_units", "LEARNED_FILE", "UNITS_FILE"]
 
@@ -185,7 +189,14 @@ def fit_jurisdiction(train, dev, gazetteer, out_dir, *, segmenter=None) -> dict:
     config = {"learned": LEARNED_FILE, "mode": "fused", "n_grams": len(learned), "n_train": len(train)}
     segmenter = segmenter or _default_segmenter(gazetteer)
     gaz = GazetteerJurisdiction(gazetteer)
-    fused = FusedJurisdiction(gaz, learned, config)
+    text_section = _fit_text_member(train, dev, gazetteer, learned, out_dir) if dev else None
+    member = learned
+    if text_section is not None:
+        member = TextBlendedLearned(learned, LinearMember.load(out_dir, TEXT_MEMBER_FILE),
+                                    text_section["district_weight"], text_section["street_weight"])
+    fused = FusedJurisdiction(gaz, member, config)
+    if text_section is not None:
+        config["text_member"] = text_section
     if dev:
         feats = _dev_features(fused, dev, segmenter, gazetteer)
         d_index = {c: i for i, c in enumerate(learned.districts)}
@@ -199,6 +210,47 @@ def fit_jurisdiction(train, dev, gazetteer, out_dir, *, segmenter=None) -> dict:
         config["weights"] = {"gaz_district": 8.0, "learned_district": 1.0, "gaz_street": 8.0, "learned_street": 1.0}
         config["abstain_below"], config["street_min"] = 0.5, 0.5
     return config
+
+
+TEXT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _fit_text_member(train, dev, gazetteer, learned, out_dir: Path) -> dict | None:
+    """A char n-gram classifier of district and street on the training rows and, per level, the weight
+    of its posterior in the mixture with the learned member's that is right most often on dev (ties:
+    the smaller weight). None when the rows name fewer than two districts."""
+    rows = [(text, *_labels(gazetteer, d, s)) for text, d, s in train]
+    rows = [(t, d, s) for t, d, s in rows if d]
+    dev_rows = [(text, *_labels(gazetteer, d, s)) for text, d, s in dev]
+    dev_rows = [(t, d, s) for t, d, s in dev_rows if d]
+    if len({d for _, d, _ in rows}) < 2 or not dev_rows:
+        return None
+    heads = {"district": [d for _, d, _ in rows], "street": [s or "" for _, _, s in rows]}
+    dev_heads = {"district": [d for _, d, _ in dev_rows], "street": [s or "" for _, _, s in dev_rows]}
+    text = fit_linear([t for t, _, _ in rows], heads, [t for t, _, _ in dev_rows], dev_heads)
+    text.save(out_dir / TEXT_MEMBER_FILE)
+    section: dict = {"file": TEXT_MEMBER_FILE}
+    probe = TextBlendedLearned(learned, text, 0.0, 0.0)
+    levs = [learned.predict(t) for t, _, _ in dev_rows]
+    probs = [probe.text_probs(t) for t, _, _ in dev_rows]
+    for head, labels, gold_at in (("district", learned.districts, 1), ("street", learned.streets, 2)):
+        index = {c: i for i, c in enumerate(labels)}
+        scored = []
+        for w in TEXT_WEIGHTS:
+            probe.weights[head] = w
+            right = n = 0
+            for row, lev, p in zip(dev_rows, levs, probs):
+                gold = row[gold_at]
+                if not gold or gold not in index or head not in p:
+                    continue
+                logp = lev.district_logp if head == "district" else lev.street_logp
+                n += 1
+                right += int(np.argmax(probe._mix(logp, p[head], head))) == index[gold]
+            scored.append((right / n if n else 0.0, -w))
+        acc, neg_w = max(scored)
+        section[f"{head}_weight"] = -neg_w
+        section.setdefault("dev_accuracy", {})[head] = round(acc, 4)
+    return section
 
 
 def _fit_abstention(feats, w, d_index, target: float = 0.97) -> float:

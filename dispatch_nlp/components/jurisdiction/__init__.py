@@ -29,6 +29,7 @@ from dispatch_nlp.components.jurisdiction.gazetteer import (
 )
 from dispatch_nlp.components.jurisdiction.learned import LearnedEvidence, LearnedJurisdiction
 from dispatch_nlp.components.jurisdiction.settings import JurisdictionSettings
+from dispatch_nlp.components.jurisdiction.text_member import load_text_member
 
 __all__ = [
     "Mention",
@@ -52,6 +53,7 @@ def build_jurisdiction_stage(gazetteer, model_dir, config: Mapping[str, Any] | N
     ``ModelError`` naming it.
     """
     config = dict(config or {})
+    text_member = config.pop("text_member", None)  # a char n-gram classifier mixed into the learned member
     settings = JurisdictionSettings.from_dict(config)
     gaz = GazetteerJurisdiction(gazetteer, settings)
     learned_file = config.get("learned")
@@ -62,4 +64,5 @@ def build_jurisdiction_stage(gazetteer, model_dir, config: Mapping[str, Any] | N
                                        informative_ratio=settings.informative_ratio,
                                        min_support=settings.learned_min_support,
                                        stopwords=load_place_stopwords())
-    return FusedJurisdiction(gaz, learned, settings)
+    member = load_text_member(Path(model_dir), text_member, learned) if text_member else learned
+    return FusedJurisdiction(gaz, member, settings)

@@ -109,6 +109,8 @@ def test_units_from_labels_are_the_units_and_the_rule_confidence_is_measured(tmp
     assert config["resources"]["units"] == "units.tsv" and config["route"]["route_confidence"] == "unit"
     assert config["units"]["rule_confidence"] < 1.0  # the street-office rule never named the history's unit
     assert config["units"]["history_units"] == 3  # 排水集团 is the registry's drainage group
+    card = "".join(p.read_text("utf-8") for p in (tmp_path / "m").glob("*.md"))
+    assert "3 units defined by the history's unit column" in card and "routing by unit confidence" in card
     d = Dispatcher.load(tmp_path / "m")
     dec = d.dispatch("市民反映望京街道小区没水了的情况")
     assert dec.units.primary is not None and dec.units.primary.name == "自来水集团客服中心"

@@ -51,6 +51,29 @@ def _labels_lines(labels: dict | None) -> list[str]:
             f"{some(labels.get('skipped_rows', {}))}."]
 
 
+def _history_lines(config: dict) -> list[str]:
+    """What the model learned from history besides the category: units, the jurisdiction text member, places."""
+    lines = []
+    units = config.get("units") or {}
+    if units:
+        lines.append(f"- Units: learned from history (`{units.get('file')}`, dev template accuracy "
+                     f"{units.get('dev_template_accuracy')}); the catalog rule's unit confidence is its dev accuracy "
+                     f"{units.get('rule_confidence', 'not measured (1.0)')}"
+                     + (f"; {units['history_units']} units defined by the history's unit column (`units.tsv`)"
+                        if "history_units" in units else "")
+                     + (f"; routing by unit confidence (at least {config.get('route', {}).get('unit_auto_threshold', 0.8)})"
+                        if config.get("route", {}).get("route_confidence") == "unit" else "") + ".")
+    text = (config.get("jurisdiction") or {}).get("text_member")
+    if text:
+        lines.append(f"- Jurisdiction: a char n-gram classifier mixed into the learned member (weights district "
+                     f"{text.get('district_weight')}, street {text.get('street_weight')}; dev accuracy "
+                     f"{text.get('dev_accuracy')}).")
+    gaz = (config.get("resources") or {}).get("gazetteer")
+    if gaz == "none":
+        lines.append("- Places: no gazetteer (trained with --gazetteer none or a catalog from labels without one).")
+    return lines
+
+
 def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note: str | None = None,
                      latency: dict | None = None) -> Path:
     data = metrics.get("data", {})
@@ -80,6 +103,7 @@ def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note:
         f"{data.get('near_duplicates_dropped')}, handling trails cut {data.get('trails_cut')}.",
         f"- Split: {data.get('split_method')}: train {data.get('train')}, dev {data.get('dev')}, test {data.get('test')}.",
         *_labels_lines(data.get("labels")),
+        *_history_lines(config),
         "",
         f"## Test metrics (per head{', profile ' + metrics['default_profile'] if metrics.get('profiles') else ''})",
         "",

@@ -191,3 +191,33 @@ def test_text_member_mixes_a_char_ngram_classifier_into_the_learned_posteriors()
     on = TextBlendedLearned(Flat(), text, 0.75, 0.0).predict("凉水河边又有人倒垃圾")
     assert int(np.argmax(on.district_logp)) == 0 and np.isclose(np.exp(on.district_logp).sum(), 1.0)
     assert np.exp(on.district_logp)[0] > 0.5 + 0.1  # the classifier's knowledge survives the mixture
+
+
+def test_another_citys_gazetteer_is_copied_into_the_model_and_read_from_there(tmp_path):
+    from dispatch_nlp.training.train import TrainOptions, train
+
+    gaz = tmp_path / "gazetteer-chengdu.tsv"
+    gaz.write_text("code\tname\tlevel\tparent\tshort_names\taliases\n"
+                   "510107000000\t武侯区\tdistrict\t\t武侯\t\n"
+                   "510107001000\t浆洗街街道\tstreet\t510107000000\t浆洗街\t\n"
+                   "510104000000\t锦江区\tdistrict\t\t锦江\t\n"
+                   "510104001000\t督院街街道\tstreet\t510104000000\t督院街\t\n", encoding="utf-8")
+    rng = random.Random(2)
+    lines = ["id,text,l1,district,street,time"]
+    for i in range(60):
+        d, s = [("武侯区", "浆洗街街道"), ("锦江区", "督院街街道")][i % 2]
+        label = ["供水", "排水"][(i // 2) % 2]
+        lines.append(f"c{i},市民反映{s}{rng.choice(['小区', '路口'])}{'停水' if label == '供水' else '污水外溢'}{i},"
+                     f"{label},{d},{s},2025-{1 + i % 12:02d}-01")
+    table = tmp_path / "chengdu.csv"
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spec = ColumnSpec(text_col="text", id_col="id", time_col="time", category_cols=("l1",), district_col="district",
+                      street_col="street")
+    train(table, spec, TrainOptions(output=tmp_path / "m", catalog_from_labels=True, gazetteer=str(gaz),
+                                    progress=False))
+    config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
+    assert config["resources"]["gazetteer"] == "gazetteer.tsv" and (tmp_path / "m" / "gazetteer.tsv").exists()
+    d = Dispatcher.load(tmp_path / "m")
+    assert sorted(x.name for x in d.gazetteer.districts()) == ["武侯区", "锦江区"]
+    assert d.dispatch("市民反映浆洗街街道小区停水").jurisdiction.district.name == "武侯区"
+    assert d.dispatch("市民反映朝阳区望京街道小区停水").jurisdiction.district is None  # no Beijing places

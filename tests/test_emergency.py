@@ -109,3 +109,8 @@ def test_a_catalog_without_emergency_items_transfers_nothing_unless_configured(d
     assert _decide(catalog, dispatcher, text)[0] != "emergency_transfer"
     assert _decide(catalog, dispatcher, text, emergency_generic_markers="on")[0] == "emergency_transfer"
     assert _decide(catalog, dispatcher, text, emergency_generic_markers="off")[0] != "emergency_transfer"
+
+
+@pytest.mark.parametrize("text", ["楼下饭馆着火了，火势持续蔓延", "楼道里着火了，物业至今没人来"])
+def test_words_that_fit_a_live_call_do_not_make_a_fire_past(text):
+    assert _at(text, "着火")[0] in ("live", "unclear")

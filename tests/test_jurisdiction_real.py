@@ -101,11 +101,14 @@ def test_a_street_the_gazetteer_names_is_kept(gaz, seg):
 
 # -- 2. fragments are not places ------------------------------------------------------------------
 def test_learned_strings_inside_other_words_are_ignored(seg):
-    learned = make_learned({"业基": (1, 2, 50), "望有关部门尽": (1, 3, 50), "望京": (0, 0, 50)})
+    learned = make_learned({"业基": (1, 2, 4), "望有关部门尽": (1, 3, 2), "望京": (0, 0, 50)})
     text = "某生物医药产业基地门口，希望有关部门尽快处理。"
     tokens = seg.tokenize(text)
     assert learned.select(text, tokens=tokens) == []
     assert learned.select(text)  # without the segmentation the fragments would have counted
+    # Inside words at both ends, only a string seen often and nearly always in one district counts.
+    frequent = make_learned({"业基": (1, 2, 50)})
+    assert [text[s:e] for s, e, _ in frequent.select(text, tokens=tokens)] == ["业基"]
     text2 = "望京某小区门口"
     assert [text2[s:e] for s, e, _ in learned.select(text2, tokens=seg.tokenize(text2))] == ["望京"]
 
@@ -150,7 +153,16 @@ def test_the_complaint_decides_before_the_trail(gaz, stage, seg):
 def test_the_trail_speaks_when_the_complaint_names_no_place(gaz, stage, seg):
     ev = run(stage, seg, "小区楼下的垃圾站臭味严重，夏天更厉害。====经市中心与海淀区核实，此单由学院路街道转办。")
     assert ev.code == XUEYUANLU and ev.source == "trail"
-    assert ev.confidence < run(stage, seg, "海淀区学院路街道小区楼下的垃圾站臭味严重。").confidence
+
+
+def test_trail_places_that_agree_with_the_complaint_count_those_that_contradict_it_do_not(gaz, stage, seg):
+    agree = run(stage, seg, "学院路街道某小区楼下垃圾成堆。====经市中心与海淀区核实，转学院路街道办理。")
+    alone = run(stage, seg, "学院路街道某小区楼下垃圾成堆。")
+    assert agree.code == XUEYUANLU and agree.confidence > alone.confidence
+    assert {m.role for m in agree.mentions if m.in_trail} == {"problem"}
+    against = run(stage, seg, "学院路街道某小区楼下垃圾成堆。====经市中心与朝阳区核实，转望京街道办理。")
+    assert against.code == XUEYUANLU and against.source == "complaint"
+    assert {m.role for m in against.mentions if m.in_trail} == {"trail"}
 
 
 def test_the_learned_member_reads_the_complaint_first(gaz, seg):

@@ -63,6 +63,8 @@ def build_jurisdiction_stage(gazetteer, model_dir, config: Mapping[str, Any] | N
                                        max_grams_per_order=settings.max_grams_per_order,
                                        informative_ratio=settings.informative_ratio,
                                        min_support=settings.learned_min_support,
+                                       fragment_min_support=settings.fragment_min_support,
+                                       fragment_min_purity=settings.fragment_min_purity,
                                        stopwords=load_place_stopwords())
     member = load_text_member(Path(model_dir), text_member, learned) if text_member else learned
     return FusedJurisdiction(gaz, member, settings)

@@ -23,6 +23,7 @@ class Mention:
     needs_parent: bool = False  # an ordinary word or bare community short name: counts only beside a parent
     unit: str | None = None  # a place's own unit (the places table's ``unit`` column)
     linear: bool = False  # a river or road that crosses districts (places table kind ``linear``)
+    in_trail: bool = False  # found in the handling trail appended after the complaint
 
 
 @dataclass

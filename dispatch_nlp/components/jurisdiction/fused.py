@@ -161,7 +161,7 @@ class FusedJurisdiction(BaseComponent):
             out.outside_gazetteer, out.abstained, out.code, out.unit_override = True, True, None, None
         else:
             self._keep_named_district(gev, out)
-        out.source = "trail" if from_trail or (out.mention is not None and out.mention.role == "trail") \
+        out.source = "trail" if from_trail or (out.mention is not None and out.mention.in_trail) \
             else "complaint" if gev.source != "text" else "text"
         return out
 
@@ -172,7 +172,7 @@ class FusedJurisdiction(BaseComponent):
         text = doc.text
         chars = list(text)
         # Only where the problem's own place is named: the caller's home is often the problem's place.
-        if any(m.role == "problem" and not m.needs_parent for m in gev.mentions):
+        if any(m.role == "problem" and not m.needs_parent and not m.in_trail for m in gev.mentions):
             for m in gev.mentions:
                 if m.role not in ("problem", "trail"):
                     chars[m.start: m.end] = " " * (m.end - m.start)

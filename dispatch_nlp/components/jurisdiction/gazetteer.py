@@ -74,14 +74,14 @@ def load_city_names(path: str | Path | None = None) -> tuple[str, ...]:
     return _read_name_table(path, "city names")
 
 
-def _read_name_table(path: Path, what: str) -> tuple[str, ...]:
+def _read_name_table(path: Path, what: str, header: str = "name") -> tuple[str, ...]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise CatalogError(str(path), [f"cannot read the {what} table ({exc.__class__.__name__})"]) from None
     rows = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    if not rows or rows[0] != "name":
-        raise CatalogError(str(path), ["line 1: expected the header 'name'"])
+    if not rows or rows[0] != header:
+        raise CatalogError(str(path), [f"line 1: expected the header {header!r}"])
     return tuple(rows[1:])
 
 
@@ -104,10 +104,15 @@ def whole_word(text: str, start: int, surface: str) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def load_outside_places(path: str | Path | None = None) -> tuple[str, ...]:
-    """Names of places outside the city (one-column TSV, header ``name``; None: the shipped
-    ``catalog/outside-places-beijing.tsv``).  Raises ``CatalogError`` for an unreadable table."""
+    """Surfaces of places outside the city: each name with 省/市/县/区/镇, and alone where its ``bare``
+    column is ``yes`` (TSV, header ``name bare``; None: the shipped ``catalog/outside-places-beijing.tsv``).
+    Raises ``CatalogError`` for an unreadable table."""
     path = Path(path) if path is not None else catalog_dir() / DEFAULT_OUTSIDE_TABLE
-    return _read_name_table(path, "outside places")
+    out: list[str] = []
+    for row in _read_name_table(path, "outside places", header="name\tbare"):
+        name, _, bare = row.partition("\t")
+        out.extend(name.strip() + suffix for suffix in OUTSIDE_SUFFIXES if suffix or bare.strip() == "yes")
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=1)
@@ -178,9 +183,8 @@ class GazetteerJurisdiction(BaseComponent):
                                               place_units.get(surface)))
         self.automaton.make_automaton()
         self.outside = ahocorasick.Automaton()
-        for name in load_outside_places():
-            for suffix in OUTSIDE_SUFFIXES:
-                self.outside.add_word(name + suffix, name + suffix)
+        for surface in load_outside_places():
+            self.outside.add_word(surface, surface)
         self.outside.make_automaton()
 
     def _level(self, code: str) -> str:
@@ -216,10 +220,12 @@ class GazetteerJurisdiction(BaseComponent):
                     continue
             if text.startswith(PERSON_SUFFIXES, end):
                 continue  # 张朝阳先生
-            if kind != "name" and not whole_word(text, start, surface):
-                continue
             raw.append(Mention(surface, start, end, codes, kind, needs_parent=needs_parent, unit=unit,
                                linear=surface in self.linear))
+        # A direction-initial name continuing a longer word is part of it (建设东路), unless a
+        # division's name ends right before it (房山西潞: 房山 + 西潞; not 颐和园北宫门 → 北宫).
+        ends_at = {m.end for m in raw if m.kind != "place"}
+        raw = [m for m in raw if m.kind == "name" or m.start in ends_at or whole_word(text, m.start, m.surface)]
         # Leftmost-longest: a mention inside a longer one is dropped ("朝阳" in "朝阳区").
         raw.sort(key=lambda m: (m.start, -(m.end - m.start)))
         kept: list[Mention] = []
@@ -234,7 +240,8 @@ class GazetteerJurisdiction(BaseComponent):
         trail = trail_start(text)
         for m in mentions:
             if trail is not None and m.start >= trail:
-                # The handling trail: where the order was handled or passed on, a weaker signal.
+                # The handling trail: where the order was handled or passed on (see _weigh_trail).
+                m.in_trail = True
                 m.role = "negated" if self._negated(text, m) else "trail"
                 continue
             # Negation right before the place: "该路段不属于朝阳区" (or 不属于<city>朝阳区).
@@ -394,8 +401,30 @@ class GazetteerJurisdiction(BaseComponent):
         self._assign_roles(text, out)
         return out
 
+    def _weigh_trail(self, mentions: list[Mention], text: str) -> None:
+        """The complaint first: trail places that agree with what the complaint's places decide count
+        as problem places; those that contradict it keep the weak ``trail`` role; when the complaint
+        names no place, the trail's places speak (at full weight: there is nothing to weigh them against)."""
+        trail = [m for m in mentions if m.role == "trail"]
+        if not trail:
+            return
+        complaint = [m for m in mentions if not m.in_trail and m.role != "negated"]
+        if not complaint:
+            for m in trail:
+                m.role = "problem"
+            return
+        decided = self.resolve([m for m in mentions if not m.in_trail], text)
+        code = decided.code or (decided.candidates[0][0] if decided.candidates else None)
+        if code is None:
+            return
+        chain = set(self._chain(code))
+        for m in trail:
+            if any(c in chain or code in self._chain(c) for c in m.codes):
+                m.role = "problem"
+
     def evidence(self, doc: Doc) -> JurisdictionEvidence:
         mentions = self.find_mentions(doc.text, doc.tokens)
+        self._weigh_trail(mentions, doc.text)
         ev = self.resolve(mentions, doc.text)
         # Outside the city: a problem place of another province or town, no Beijing division in full.
         if any(m.role == "problem" for m in self.outside_mentions(doc.text, doc.tokens)) and not any(
@@ -404,7 +433,7 @@ class GazetteerJurisdiction(BaseComponent):
             ev.code, ev.abstained, ev.unit_override = None, True, None
             return ev
         if trail_start(doc.text) is not None:
-            ev.source = "trail" if ev.mention is not None and ev.mention.role == "trail" else "complaint"
+            ev.source = "trail" if ev.mention is not None and ev.mention.in_trail else "complaint"
         if ev.code is None and not ev.ambiguous and doc.order.caller_location:
             caller_mentions = self.find_mentions(doc.order.caller_location, [])
             for m in caller_mentions:

@@ -72,7 +72,8 @@ class LearnedJurisdiction:
     def __init__(self, *, grams, d_idx, d_cnt, d_tot, s_idx, s_cnt, s_tot, strength, s_strength, districts,
                  streets, d_prior, s_prior, alpha: float = 1.0, version: int = FORMAT,
                  max_grams_per_order: int = MAX_GRAMS_PER_ORDER, informative_ratio: float = INFORMATIVE_RATIO,
-                 min_support: int = 1, stopwords: frozenset[str] = frozenset()):
+                 min_support: int = 1, stopwords: frozenset[str] = frozenset(),
+                 fragment_min_support: int = 5, fragment_min_purity: float = 0.9):
         """The arrays are the file's (see :meth:`save`); ``max_grams_per_order``, ``informative_ratio``,
         ``min_support`` (training orders a string must have been seen in) and ``stopwords`` (strings
         never used as places) are run-time settings
@@ -80,6 +81,11 @@ class LearnedJurisdiction:
         self.max_grams_per_order = int(max_grams_per_order)
         self.min_support = int(min_support)
         self.stopwords = frozenset(stopwords)
+        # A string inside words at both ends (小庄科村 → 庄科) counts only when training saw it often
+        # and nearly always in one district: an unsegmented village name, not a fragment (业基).
+        tot = np.maximum(np.asarray(d_tot, dtype=np.float64), 1e-9)
+        top = np.asarray(d_cnt, dtype=np.float64)[:, 0] if len(d_tot) else np.zeros(0)
+        self.fragment_ok = (np.asarray(d_tot) >= fragment_min_support) & (top / tot >= fragment_min_purity)
         self.informative_ratio = float(informative_ratio)
         self.grams = [str(g) for g in grams]
         self.d_idx = np.asarray(d_idx, dtype=np.int32)
@@ -153,7 +159,8 @@ class LearnedJurisdiction:
             for end_idx, gi in self.automaton.iter(run):
                 g = self.grams[gi]
                 s = offset + end_idx - len(g) + 1
-                if word_end is not None and s not in word_end and s + len(g) not in ends:
+                if word_end is not None and s not in word_end and s + len(g) not in ends \
+                        and not self.fragment_ok[gi]:
                     continue  # inside words at both ends: a fragment (望有关部门尽, 业基)
                 if strength[gi] > 0:
                     found.append((strength[gi], len(g), s, s + len(g), gi))

@@ -89,7 +89,11 @@ class JurisdictionSettings:
     learned_min_support: int = 2
     """A learned place string counts only if training saw it in at least this many orders."""
     learned_whole_words: bool = True
-    """A learned place string counts only as a span of whole words of the segmentation."""
+    """A learned place string counts only where it starts or ends a word of the segmentation ..."""
+    fragment_min_support: int = 5
+    """... or, inside words at both ends, where training saw it in at least this many orders ..."""
+    fragment_min_purity: float = 0.9
+    """... and at least this share of them in one district (an unsegmented village name, not a fragment)."""
     named_district_confidence: float = 0.6
     """Confidence of a district named by its full name when the fused answer lost it (street left open)."""
     street_evidence_min: float = 0.1

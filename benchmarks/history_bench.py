@@ -7,7 +7,8 @@ the bureau's own unit names, dates), splits it by time (oldest 60 % train, next 
 test), runs ``dispatch-nlp train --catalog-from-labels --category-cols l1,l2 --district-col district
 --street-col street --unit-col unit --time-col time --split-col split`` (plus ``--train-flags``), and
 scores the newest 30 % through ``Dispatcher.load`` of the trained model: district, street and unit
-accuracy (names compared), and the share of orders routed ``dispatch``. The reference is a TF-IDF char
+accuracy (names compared), the routes, and how many of 12 orders about another city the model still
+places in a Beijing district (should be none). The reference is a TF-IDF char
 1-3-gram logistic regression per head trained on the oldest 70 % (train and dev). Figures go under the
 label into benchmarks/results/history.json (other labels kept).
 """
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.history_build import build, write
+from benchmarks.history_build import OTHER_CITY, build, write
 from dispatch_nlp import Dispatcher
 from dispatch_nlp.files import atomic_write
 
@@ -93,12 +94,15 @@ def trained(rows: list[dict], folder: Path, flags: list[str]) -> dict:
         if dec.route == "dispatch":
             dispatched_right += _same_unit(d, dec.units.primary, r["unit"])
         unit_conf.append(dec.units.confidence)
+    other = d.dispatch_batch(list(OTHER_CITY))
+    placed = sum(dec.jurisdiction.district is not None for dec in other)
     metrics = json.loads((folder / "model" / "metrics.json").read_text(encoding="utf-8"))
     return {**{h: round(right[h] / len(test), 4) for h in HEADS}, "routes": dict(sorted(routes.items())),
             "unit_confidence_mean": round(sum(unit_conf) / len(unit_conf), 4),
             "dispatched_unit_right": round(dispatched_right / routes["dispatch"], 4) if routes.get("dispatch") else None,
             "category": metrics["test"].get("category", {}).get("accuracy"),
-            "labels": metrics["data"].get("labels"), "train_s": train_s}
+            "labels": metrics["data"].get("labels"), "train_s": train_s,
+            "other_city_orders": len(other), "other_city_placed_in_beijing": placed}
 
 
 def main(argv: list[str] | None = None) -> None:

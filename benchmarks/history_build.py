@@ -47,6 +47,18 @@ CLOSERS = ["希望尽快处理。", "要求相关部门核实处理。", "请尽
 SPOTS = ["附近", "旁边", "北侧", "路口", "一带"]
 
 
+# Orders about another city (its own districts, roads and compounds): a Beijing model must leave them
+# outside its gazetteer, not find a Beijing community in a fragment.
+OTHER_CITY = (
+    "成都市武侯区浆洗街建设东路口的井盖往外冒污水", "杭州市西湖区文三路商业街附近停水两天了",
+    "武汉市洪山区城东小区楼下雨水井堵塞", "南京市鼓楼区中山北路东段路面积水很深",
+    "西安市雁塔区小寨东路河道里漂着垃圾", "郑州市金水区花园路城南社区自来水发黄",
+    "长沙市岳麓区麓山南路有人在湘江边电鱼", "重庆市渝中区解放碑商业街下水道返味",
+    "青岛市市南区香港中路东段洗车店浪费自来水", "沈阳市和平区南京北街小区停水没有通知",
+    "昆明市五华区翠湖东路河边堆满建筑垃圾", "合肥市蜀山区长江西路城西小区水压太低",
+)
+
+
 def unit_of(l1: str, l2: str, district: str, text: str) -> str:
     if l1 == "河湖管理":
         for river, office in RIVERS.items():

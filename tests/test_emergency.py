@@ -114,3 +114,10 @@ def test_a_catalog_without_emergency_items_transfers_nothing_unless_configured(d
 @pytest.mark.parametrize("text", ["楼下饭馆着火了，火势持续蔓延", "楼道里着火了，物业至今没人来"])
 def test_words_that_fit_a_live_call_do_not_make_a_fire_past(text):
     assert _at(text, "着火")[0] in ("live", "unclear")
+
+
+def test_a_marker_ending_inside_a_word_before_a_particle_still_counts(dispatcher):
+    """The segmenter keeps "烧起来了" as one word; the marker "烧起来" must still fire on a live call."""
+    dec = dispatcher.dispatch(WorkOrder(text="西直门外一个车棚现在烧起来了，快来人", channel="热线电话"))
+    assert dec.route == "emergency_transfer" and dec.transfer_to == "119"
+    assert any("命中紧急情形“烧起来”" in line for line in dec.explanation)

@@ -97,6 +97,9 @@ def text_actuality(text: str) -> tuple[str, str | None]:
     return "unclear", None
 
 
+PARTICLES = ("了", "啦")  # may follow an emergency marker inside one segmenter word
+
+
 # The score of "none of the matched leaves": one rare keyword scores about 4-7, so it alone reaches
 # roughly 0.9-0.99; a short common one stays well below.
 NULL_SCORE = 2.0
@@ -184,9 +187,15 @@ class RulesStage(BaseComponent):
         seen: set[tuple[str, str | None]] = set()
         for end_idx, (phrase, payload) in self.automaton.iter(text):
             start, end = end_idx - len(phrase) + 1, end_idx + 1
-            if bounds is not None and not _aligned(bounds, start, end, phrase):
+            aligned = bounds is None or _aligned(bounds, start, end, phrase)
+            # An emergency marker may end inside a word only before an aspect particle ("烧起来了").
+            particle = not aligned and bounds is not None and start in bounds[0] \
+                and text[end:end + 1] in PARTICLES and end + 1 in bounds[1]
+            if not aligned and not particle:
                 continue
             for kind, code, extra in payload:
+                if particle and kind != "emergency":
+                    continue
                 if kind in ("keyword", "name"):
                     if (phrase, code) in seen:
                         continue

@@ -157,7 +157,9 @@ class FusedJurisdiction(BaseComponent):
             out.code = None
         else:
             out.code = code
-        if gev.outside_gazetteer:
+        if self.mode == "learned":
+            pass  # the learned member alone (benchmarks): no gazetteer rule
+        elif gev.outside_gazetteer:
             out.outside_gazetteer, out.abstained, out.code, out.unit_override = True, True, None, None
         else:
             self._keep_named_district(gev, out)

@@ -212,3 +212,15 @@ def test_an_order_about_another_city_is_outside_the_gazetteer(gaz, stage, seg):
     home = run(stage, seg, "我老家在河北，现在要反映朝阳区望京街道某小区楼下噪音扰民。")
     assert home.code == WANGJING and not home.outside_gazetteer
     assert not run(stage, seg, "通惠河北面的步道上有人遛狗不拴绳。").outside_gazetteer
+
+
+def test_the_explanation_says_which_part_of_the_order_decided(dispatcher):
+    with_trail = dispatcher.dispatch("朝阳区望京街道某小区楼下的垃圾站臭味严重。====经市中心与海淀区核实，此单由学院路街道转办。")
+    assert with_trail.jurisdiction.street.code == WANGJING
+    assert any("依据诉求正文" in line for line in with_trail.explanation)
+    trail_only = dispatcher.dispatch("小区楼下的垃圾站臭味严重。====经市中心与海淀区核实，此单由学院路街道转办。")
+    assert any("依据处理记录" in line for line in trail_only.explanation)
+    fresh = dispatcher.dispatch("朝阳区望京街道某小区楼下的垃圾站臭味严重。")
+    assert not any("处理记录" in line for line in fresh.explanation)
+    outside = dispatcher.dispatch("来电人反映燕郊某小区物业不作为。")
+    assert outside.jurisdiction.district is None and any("本市以外" in line for line in outside.explanation)

@@ -206,8 +206,15 @@ class Router:
             place = " > ".join(r.name for r in (juris.district, juris.street, juris.community) if r is not None)
             cue = f"“{juris.evidence.text}”" if juris.evidence is not None else "来电人所在地"
             explanation.append(f"属地：{place}（依据{cue}）")
+            source = getattr(doc.jurisdiction, "source", "text")  # which part of the order decided
+            if source == "complaint":
+                explanation.append("属地依据诉求正文；处理记录中的地点仅作参考")
+            elif source == "trail":
+                explanation.append("诉求正文未写地点，属地依据处理记录")
         else:
             flags.append("no_jurisdiction")
+            if getattr(doc.jurisdiction, "outside_gazetteer", False):
+                explanation.append("诉求地点在本市以外")
             if juris.candidates:
                 names = "、".join(" > ".join(r.name for r in (c.district, c.street, c.community) if r is not None)
                                  for c in juris.candidates[: self.settings.explain_candidates])

@@ -161,6 +161,7 @@ class FusedJurisdiction(BaseComponent):
             pass  # the learned member alone (benchmarks): no gazetteer rule
         elif gev.outside_gazetteer:
             out.outside_gazetteer, out.abstained, out.code, out.unit_override = True, True, None, None
+            out.candidates = []  # no Beijing place to offer
         else:
             self._keep_named_district(gev, out)
         out.source = "trail" if from_trail or (out.mention is not None and out.mention.in_trail) \

@@ -430,7 +430,7 @@ class GazetteerJurisdiction(BaseComponent):
         if any(m.role == "problem" for m in self.outside_mentions(doc.text, doc.tokens)) and not any(
                 m.role == "problem" and m.kind in ("name", "alias", "place") for m in mentions):
             ev.outside_gazetteer = True
-            ev.code, ev.abstained, ev.unit_override = None, True, None
+            ev.code, ev.abstained, ev.unit_override, ev.candidates = None, True, None, []
             return ev
         if trail_start(doc.text) is not None:
             ev.source = "trail" if ev.mention is not None and ev.mention.in_trail else "complaint"

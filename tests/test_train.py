@@ -142,7 +142,7 @@ def test_session_options_do_not_spin_unless_asked(monkeypatch):
 
     monkeypatch.setenv("DISPATCH_NLP_ORT_SPIN", "1")  # the library reads no variable: the edge passes it
     monkeypatch.setenv("DISPATCH_NLP_THREADS", "3")
-    so = session_options()
+    so = session_options(3)
     assert so.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert so.intra_op_num_threads == 3
     assert session_options(1, spin=True).get_session_config_entry("session.intra_op.allow_spinning") == "1"

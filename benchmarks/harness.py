@@ -82,6 +82,11 @@ OTHER_RESULTS = {
     "retrain": "python benchmarks/retrain_demo.py",
     "batch": "python benchmarks/batch_bench.py",
     "segment": "python benchmarks/segment_bench.py --json benchmarks/results/segment.json",
+    "address": "python -m benchmarks.address_bench --label after --challenge ../shared/challenge/orders.jsonl",
+    "emergency": "python -m benchmarks.emergency_bench --label after --challenge ../shared/challenge/orders.jsonl",
+    "history": "python -m benchmarks.history_bench --label after --train-flags='--units-from-labels --gazetteer beijing'",
+    "pii": "python -m benchmarks.pii_bench --label after",
+    "security": "python benchmarks/security_check.py",
 }
 
 

@@ -313,11 +313,47 @@ def _summarise_other(name: str, data: dict) -> list[str]:
         promo = data.get("promotion")
         lead = [f"Promotion: {json.dumps(promo, ensure_ascii=False)[:300]}", ""] if promo is not None else []
         return lead + table(["set", "head", "n", "champion", "challenger", "regressed"], rows, "llrrrl")
+    special = _before_after(name, data)
+    if special is not None:
+        return special
     scalars = [(k, v) for k, v in data.items() if isinstance(v, (int, float, str, bool)) and v is not None]
     if not scalars:
         return ["(no scalar figures; see the file)", ""]
     return table(["figure", "value"], [[k, fmt(v, 3) if isinstance(v, float) else fmt(v)] for k, v in scalars[:14]],
                  "lr")
+
+
+def _value(cell) -> float | None:
+    return cell.get("value") if isinstance(cell, dict) else cell
+
+
+def _before_after(name: str, data: dict) -> list[str] | None:
+    """The result files that keep a ``before`` and an ``after`` run side by side (and the security check)."""
+    before, after = data.get("before") or {}, data.get("after") or {}
+    if name == "address" and after.get("per_pattern"):
+        heads = ("district", "street", "street_open", "first_hop", "abstained")
+        rows = [[p, (c.get("district") or {}).get("n")] + [
+            f"{pct_fmt(_value((before.get('per_pattern', {}).get(p) or {}).get(h)))} → {pct_fmt(_value(c.get(h)))}"
+            for h in heads] for p, c in after["per_pattern"].items()]
+        return table(["pattern", "n", *heads], rows, "lr" + "r" * len(heads))
+    if name == "emergency" and after:
+        keys = ("orders", "live_calls", "not_live", "false_transfers", "false_transfers_on_letters", "missed_emergencies")
+        return table(["figure", "before", "after"], [[k, fmt(before.get(k)), fmt(after.get(k))] for k in keys], "lrr")
+    if name == "history" and after.get("after_train"):
+        ref = after.get("reference_char_ngram") or {}
+        rows = [[h, pct_fmt((before.get("after_train") or {}).get(h)), pct_fmt(after["after_train"].get(h)),
+                 pct_fmt(ref.get(h))] for h in ("district", "street", "unit")]
+        return table(["head", "before", "after", "char n-gram reference"], rows, "lrrr")
+    if name == "pii" and after:
+        rows = [[k, f"{fmt(b.get('precision'), 3)} / {fmt(b.get('recall'), 3)}",
+                 f"{fmt(a.get('precision'), 3)} / {fmt(a.get('recall'), 3)}", a.get("gold")]
+                for k, a in after.items() if isinstance(a, dict) and "recall" in a
+                for b in [before.get(k) or {}]]
+        return table(["kind", "before P / R", "after P / R", "gold spans"], rows, "lrrr")
+    if name == "security" and isinstance(data.get("items"), list):
+        rows = [[i.get("item"), i.get("status"), "pass" if i.get("pass") else "FAIL"] for i in data["items"]]
+        return [f"{json.dumps(data.get('summary'))}", ""] + table(["attack", "HTTP status", "result"], rows, "lrl")
+    return None
 
 
 def _others(result: dict) -> list[str]:

@@ -183,3 +183,13 @@ def test_the_old_spark_import_path_still_works_and_warns():
     from dispatch_nlp.batch.spark import reclassify
 
     assert old.reclassify is reclassify
+
+
+def test_python_dash_m_dispatch_nlp_cli_still_runs():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "dispatch_nlp.cli", "--version"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()

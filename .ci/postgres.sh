@@ -16,6 +16,11 @@ bindir() {
     if [ -z "$d" ] && command -v initdb >/dev/null 2>&1 && command -v createdb >/dev/null 2>&1; then
         d=$(dirname "$(command -v initdb)")
     fi
+    if [ -z "$d" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        # A machine without the server: Debian's package (the image usually has it already).
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >&2 || true
+        d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    fi
     if [ -z "$d" ]; then
         echo "postgres.sh: no PostgreSQL binaries (apt-get install -y postgresql)" >&2
         exit 1

@@ -24,3 +24,26 @@ def cli_path() -> str:
     path = Path(sys.executable).parent / "dispatch-nlp"
     assert path.exists(), "dispatch-nlp is not installed in this environment: pip install -e ."
     return str(path)
+
+
+# The Beijing gazetteer, a segmenter with its place names and the gazetteer jurisdiction member: loaded
+# once per test module (tests of the gazetteer, units, jurisdiction and settings share them).
+@pytest.fixture(scope="module")
+def gaz():
+    from dispatch_nlp.knowledge.gazetteer import Gazetteer
+
+    return Gazetteer.load()
+
+
+@pytest.fixture(scope="module")
+def seg(gaz):
+    from dispatch_nlp.text.segment import Segmenter
+
+    return Segmenter({s for s, _, k in gaz.surfaces() if len(s) >= 2 and k != "short"})
+
+
+@pytest.fixture(scope="module")
+def stage(gaz):
+    from dispatch_nlp.components.jurisdiction import GazetteerJurisdiction
+
+    return GazetteerJurisdiction(gaz)

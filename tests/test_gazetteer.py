@@ -16,11 +16,6 @@ HEADER = "code\tname\tlevel\tparent\tshort_names\taliases\n"
 PLACES_HEADER = "name\tcode\tkind\taliases\tunit\n"
 
 
-@pytest.fixture(scope="module")
-def gaz() -> Gazetteer:
-    return Gazetteer.load()
-
-
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

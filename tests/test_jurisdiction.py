@@ -9,27 +9,10 @@ from dispatch_nlp.components.jurisdiction import (
     build_jurisdiction_stage,
 )
 from dispatch_nlp.components.jurisdiction.learned import LearnedJurisdiction
-from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.pipeline import Doc
-from dispatch_nlp.text.segment import Segmenter
 from dispatch_nlp.types import WorkOrder
 
 WANGJING, CHAOYANG, XUEYUANLU = "110105026000", "110105000000", "110108010000"
-
-
-@pytest.fixture(scope="module")
-def gaz():
-    return Gazetteer.load()
-
-
-@pytest.fixture(scope="module")
-def seg(gaz):
-    return Segmenter({s for s, _, k in gaz.surfaces() if len(s) >= 2 and k != "short"})
-
-
-@pytest.fixture(scope="module")
-def stage(gaz):
-    return GazetteerJurisdiction(gaz)
 
 
 def run(stage, seg, text, **order):

@@ -6,37 +6,19 @@ test controls exactly which place string says what.
 """
 
 import numpy as np
-import pytest
 
 from dispatch_nlp.components.jurisdiction import FusedJurisdiction, GazetteerJurisdiction
 from dispatch_nlp.components.jurisdiction.gazetteer import load_place_stopwords, whole_word
 from dispatch_nlp.components.jurisdiction.learned import LearnedJurisdiction
 from dispatch_nlp.components.jurisdiction.settings import JurisdictionSettings
-from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.text.normalize import trail_start
-from dispatch_nlp.text.segment import Segmenter
 from dispatch_nlp.types import WorkOrder
 
 CHAOYANG, HAIDIAN = "110105000000", "110108000000"
 WANGJING, JIUXIANQIAO, XUEYUANLU, HUAYUANLU = "110105026000", "110105011000", "110108010000", "110108018000"
 DISTRICTS = [CHAOYANG, HAIDIAN, "110101000000", "110102000000"]  # two more so that history can be informative
 STREETS = [WANGJING, JIUXIANQIAO, XUEYUANLU, HUAYUANLU]
-
-
-@pytest.fixture(scope="module")
-def gaz():
-    return Gazetteer.load()
-
-
-@pytest.fixture(scope="module")
-def seg(gaz):
-    return Segmenter({s for s, _, k in gaz.surfaces() if len(s) >= 2 and k != "short"})
-
-
-@pytest.fixture(scope="module")
-def stage(gaz):
-    return GazetteerJurisdiction(gaz)
 
 
 def make_learned(grams: dict[str, tuple[int, int, float]], **kw) -> LearnedJurisdiction:

@@ -14,26 +14,14 @@ from dispatch_nlp.components.jurisdiction import (
     build_jurisdiction_stage,
 )
 from dispatch_nlp.errors import ModelError
-from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.routing.assign import PlacedJurisdiction
 from dispatch_nlp.routing.router import RouteSettings
 from dispatch_nlp.routing.units_learned import UnitModelSettings
-from dispatch_nlp.text.segment import Segmenter
 from dispatch_nlp.types import DivisionRef, JurisdictionResult, WorkOrder
 
 WANGJING = "110105026000"
 TEXT = "市民反映：朝阳区望京街道某小区有人私搭乱建，占用消防通道。"
-
-
-@pytest.fixture(scope="module")
-def gaz():
-    return Gazetteer.load()
-
-
-@pytest.fixture(scope="module")
-def seg(gaz):
-    return Segmenter({s for s, _, k in gaz.surfaces() if len(s) >= 2 and k != "short"})
 
 
 def run(stage, seg, text):

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from dispatch_nlp.errors import CatalogError
-from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.knowledge.units import (
     CITY_UNIT_TYPES,
     DISTRICT_BUREAU_TYPES,
@@ -21,11 +20,6 @@ from dispatch_nlp.resources import catalog_dir
 
 CATALOG = catalog_dir()
 HEADER = "id\tname\tshort_names\tlevel\tunit_type\tdistrict_code\tparent\n"
-
-
-@pytest.fixture(scope="module")
-def gaz() -> Gazetteer:
-    return Gazetteer.load()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ import argparse
 import csv
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from dispatch_nlp.benchmarks.live_server import ServerDidNotStart, live_server
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = os.path.join(os.path.dirname(sys.executable), "dispatch-nlp")
@@ -43,11 +44,6 @@ PII_TEXT = (f"{PII['name']}（电话{PII['phone']}，身份证{PII['id_number']}
 FORMULA = '=HYPERLINK("http://attacker.example/x","点我")'
 CORRECTION = {"order_id": "SEC-0", "kind": "改派", "unit": "utility_water"}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def store_dump(db: Path) -> tuple[int, str]:
@@ -271,7 +267,6 @@ def main() -> int:
     ap.add_argument("-o", "--output", default=str(ROOT / "benchmarks" / "results" / "security.json"))
     ap.add_argument("--markdown", default=str(ROOT / "benchmarks" / "SECURITY.md"))
     args = ap.parse_args()
-    import httpx
 
     from dispatch_nlp.service.keys import add_key
 
@@ -279,33 +274,13 @@ def main() -> int:
     keys, db = tmp / "keys.json", tmp / "corrections.db"
     secrets = {role: add_key(keys, f"{role}-1", role) for role in ("dispatch", "operator", "admin")}
     secrets["ratelimited"] = add_key(keys, "ops-rate", "operator")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cmd = [CLI, "serve", "--port", str(port), "--corrections", str(db), "--keys-file", str(keys)]
-    if args.model:
-        cmd += ["--model", args.model]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
-    check = Check(base, db, secrets)
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if httpx.get(base + "/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                print((server.stderr.read() if server.stderr else b"").decode(errors="replace")[-2000:],
-                      file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        attacks(check)
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        with live_server(["--corrections", str(db), "--keys-file", str(keys)], cwd=tmp, model=args.model) as base:
+            check = Check(base, db, secrets)
+            attacks(check)
+    except ServerDidNotStart as exc:
+        print(exc, file=sys.stderr)
+        return 1
     export_checks(check, tmp, args.model)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",

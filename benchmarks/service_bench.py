@@ -20,23 +20,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from dispatch_nlp.benchmarks.live_server import ServerDidNotStart, live_server
+
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,30 +99,18 @@ def main() -> int:
     import httpx
 
     tmp = Path(tempfile.mkdtemp(prefix="svcbench-"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cli = os.path.join(os.path.dirname(sys.executable), "dispatch-nlp")
     from dispatch_nlp.service.keys import add_key
 
     secret = add_key(tmp / "keys.json", "bench-ops", "operator")
     auth = {"Authorization": f"Bearer {secret}"}
-    cmd = [cli, "serve", "--port", str(port), "--corrections", str(tmp / "corrections.db"),
-           "--keys-file", str(tmp / "keys.json"), "--write-rate", "0"]
-    if args.model:
-        cmd += ["--model", args.model]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if httpx.get(base + "/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                print(server.stderr.read().decode(errors="replace")[-2000:], file=sys.stderr)
-                return 1
-            time.sleep(0.2)
+    args_serve = ["--corrections", str(tmp / "corrections.db"), "--keys-file", str(tmp / "keys.json"),
+                  "--write-rate", "0"]
+    with contextlib.ExitStack() as stack:
+        try:
+            base = stack.enter_context(live_server(args_serve, cwd=tmp, model=args.model))
+        except ServerDidNotStart as exc:
+            print(exc, file=sys.stderr)
+            return 1
         info = httpx.get(base + "/v1/model", headers=auth).json()
         bodies = orders(400)
         asyncio.run(phase(base, "/v1/dispatch", bodies, 4, 100, 10, auth))  # warm-up, not reported
@@ -140,12 +124,6 @@ def main() -> int:
         from dispatch_nlp.lifecycle.corrections import open_store
 
         stored = open_store(tmp / "corrections.db").count()
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
     mean_chars = round(sum(len(b["text"]) for b in bodies) / len(bodies), 1)
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},

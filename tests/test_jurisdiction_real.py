@@ -5,6 +5,8 @@ Sentences are written for these tests; the learned member is a tiny hand-built o
 test controls exactly which place string says what.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
 from dispatch_nlp.components.jurisdiction import FusedJurisdiction, GazetteerJurisdiction
@@ -61,7 +63,7 @@ def test_a_named_district_is_kept_when_history_points_elsewhere(gaz, seg):
     assert ev.code == CHAOYANG and not ev.abstained
     # Without the named district the same text follows history: the rule is about the name.
     ev2 = run(fused, seg, "一个公交总站旁边的便道砖翻起来了，老人走路容易绊倒。")
-    assert ev2.code is None or ev2.code.startswith("110108")
+    assert ev2.code is not None and ev2.code.startswith("110108")
 
 
 def test_weak_street_evidence_backs_off_to_the_district(gaz, seg):
@@ -206,3 +208,15 @@ def test_the_explanation_says_which_part_of_the_order_decided(dispatcher):
     assert not any("处理记录" in line for line in fresh.explanation)
     outside = dispatcher.dispatch("来电人反映燕郊某小区物业不作为。")
     assert outside.jurisdiction.district is None and any("本市以外" in line for line in outside.explanation)
+
+
+def test_a_kept_named_district_does_not_inherit_the_replaced_answers_confidence(gaz, seg):
+    # The fused answer (a Haidian street, confident) is replaced by the district the complaint names:
+    # the confidence is the named-district setting, not the replaced answer's.
+    learned = make_learned({"公交总站": (1, 2, 400)})
+    fused = FusedJurisdiction(GazetteerJurisdiction(gaz, SETTINGS), learned, SETTINGS)
+    gev = run(GazetteerJurisdiction(gaz, SETTINGS), seg, "朝阳区一个公交总站旁边的便道砖翻起来了。")
+    out = replace(gev, code=XUEYUANLU, confidence=0.97, abstained=False)
+    fused._keep_named_district(gev, out)
+    assert out.code == CHAOYANG
+    assert out.confidence == SETTINGS.named_district_confidence

@@ -209,10 +209,11 @@ class FusedJurisdiction(BaseComponent):
         dcode = next(iter(named))
         if out.code is not None and district_of(out.code) == district_of(dcode):
             return
+        # The answer before this point was another district or none: its confidence says nothing
+        # about the named one, which gets the setting's confidence.
         out.code = dcode
         out.abstained = False
-        out.confidence = max(self.settings.named_district_confidence,
-                             out.confidence if out.code and district_of(out.code) == dcode else 0.0)
+        out.confidence = self.settings.named_district_confidence
         out.mention = next((m for m in gev.mentions if m.role == "problem" and dcode in m.codes),
                            next((m for m in gev.mentions if m.role == "problem"
                                  and any(district_of(c) == dcode for c in m.codes)), None))

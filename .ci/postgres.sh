@@ -42,7 +42,7 @@ start() {
     rm -rf "$DIR"
     mkdir -p "$DIR"
     if [ "$(id -u)" = 0 ]; then chown "$PGUSER_NAME" "$DIR"; fi
-    chmod 0755 "$DIR"
+    chmod 0700 "$DIR"  # the socket and the trust-auth cluster: for its owner (and root) only
     as_owner "$bin/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --no-locale >"$DIR/initdb.log" 2>&1 \
         || { cat "$DIR/initdb.log" >&2; exit 1; }
     # fsync and synchronous_commit stay on (the defaults): the tests check a commit is durable.

@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.history_build import OTHER_CITY, build, write
+from dispatch_nlp.benchmarks.history_build import OTHER_CITY, build, write
+
 from dispatch_nlp import Dispatcher
 from dispatch_nlp.files import atomic_write
 

@@ -290,7 +290,8 @@ class SQLAlchemyStore(CorrectionStore):
         try:
             import sqlalchemy as sa
         except ImportError:
-            raise InputError(f"{url}: a database URL needs SQLAlchemy: pip install 'dispatch-nlp[serve]'") from None
+            scheme = url.split(":", 1)[0]  # never the whole URL: it may hold a password
+            raise InputError(f"a {scheme} database URL needs SQLAlchemy: pip install 'dispatch-nlp[serve]'") from None
         self.url = url
         self._sa = sa
         self.unavailable_errors = (sa.exc.SQLAlchemyError, OSError)

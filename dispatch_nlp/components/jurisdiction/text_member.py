@@ -47,6 +47,10 @@ class TextBlendedLearned:
                      for h in ("district", "street") if h in text.heads}
 
     def __getattr__(self, name: str) -> Any:
+        # Only for attributes this wrapper does not have; never for its own (copy/pickle look them up
+        # before __init__ ran, which would recurse through self.learned).
+        if name.startswith("_") or name == "learned":
+            raise AttributeError(name)
         return getattr(self.learned, name)
 
     def _mix(self, logp: np.ndarray, probs: np.ndarray, head: str) -> np.ndarray:

@@ -269,3 +269,17 @@ def test_a_keys_file_broken_by_hand_keeps_the_keys_read_before(keys, tmp_path):
     assert store.verify(secret).key_id == "ops-1"
     path.unlink()
     assert store.verify(secret) is None  # a deleted keys file: no key is accepted
+
+
+@pytest.mark.parametrize("field,value", [("salt", "not hex"), ("hash", "zz"), ("n", "16384"), ("r", None)])
+def test_a_keys_file_with_a_malformed_record_is_refused_when_read(tmp_path, field, value):
+    from dispatch_nlp.errors import InputError
+    from dispatch_nlp.service.keys import add_key, read_keys
+
+    keys = tmp_path / "keys.json"
+    add_key(keys, "ops-1", "operator")
+    doc = json.loads(keys.read_text("utf-8"))
+    doc["keys"][0][field] = value
+    keys.write_text(json.dumps(doc), "utf-8")
+    with pytest.raises(InputError, match="malformed"):
+        read_keys(keys)

@@ -86,9 +86,20 @@ def read_keys(path: str | Path) -> list[dict]:
         raise InputError(f"{p}: not a keys file (expected {{\"version\": 1, \"keys\": [...]}})")
     for rec in doc["keys"]:
         if not isinstance(rec, dict) or rec.get("role") not in ROLES or not KEY_ID_PATTERN.match(str(rec.get("id"))) \
-                or rec.get("kdf") != "scrypt":
+                or rec.get("kdf") != "scrypt" or not _well_formed(rec):
             raise InputError(f"{p}: a key record is malformed (id, role, kdf, salt, hash)")
     return list(doc["keys"])
+
+
+def _well_formed(rec: dict) -> bool:
+    """Salt and hash are hex, the scrypt parameters whole numbers: a record that would fail at
+    verification time is refused when the file is read instead (a 500 per request otherwise)."""
+    try:
+        bytes.fromhex(str(rec["salt"]))
+        bytes.fromhex(str(rec["hash"]))
+        return all(isinstance(rec[k], int) and not isinstance(rec[k], bool) and rec[k] > 0 for k in ("n", "r", "p"))
+    except (KeyError, ValueError):
+        return False
 
 
 def write_keys(path: str | Path, records: list[dict]) -> None:
@@ -207,5 +218,8 @@ class KeyStore:
         got = derive(secret, bytes.fromhex(rec["salt"]), int(rec["n"]), int(rec["r"]), int(rec["p"]), len(stored))
         if not hmac.compare_digest(got, stored):
             return None
-        self._verified[rec["id"]] = hmac.new(self._pepper, secret.encode("utf-8"), hashlib.sha256).digest()
+        with self._lock:
+            if self._records.get(rec["id"]) is not rec:
+                return None  # the key was revoked or replaced while it was being derived
+            self._verified[rec["id"]] = hmac.new(self._pepper, secret.encode("utf-8"), hashlib.sha256).digest()
         return Principal(rec["id"], rec["role"])

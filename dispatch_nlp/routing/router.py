@@ -12,6 +12,7 @@ from dispatch_nlp.components.rules import text_actuality
 from dispatch_nlp.knowledge.vocabulary import DEFAULT_EMERGENCY_NUMBER
 from dispatch_nlp.routing.assign import PlacedJurisdiction, assign_units
 from dispatch_nlp.routing.settings import RouteSettings
+from dispatch_nlp.text.pii import mask_text
 from dispatch_nlp.types import (
     AppealType,
     CategoryResult,
@@ -176,7 +177,7 @@ class Router:
             # automatic transfer; a person reads it (or it is routed as any other order).
             flags.append("emergency_not_live")
             route = "review" if self.settings.emergency_letter_route == "review" else route
-            explanation.append(f"{emergency[1]}，但来自非实时渠道（{doc.order.channel or '信件'}），不直接转{emergency[0]}"
+            explanation.append(f"{emergency[1]}，但来自非实时渠道（{mask_text((doc.order.channel or '信件')[:20])}），不直接转{emergency[0]}"
                                + ("，转人工核实" if route == "review" else ""))
         elif rules is not None and rules.exclusion is not None:
             reason, match = rules.exclusion

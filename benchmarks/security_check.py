@@ -201,7 +201,10 @@ def export_checks(c: Check, tmp: Path, model: str | None) -> None:
     out = tmp / "export.csv"
     p = subprocess.run([CLI, "corrections", "export", "--db", str(c.db), "-o", str(out)], capture_output=True,
                        text=True, cwd=tmp)
-    cells = [cell for row in csv.reader(out.read_text("utf-8").splitlines()) for cell in row] if out.exists() else []
+    cells = []
+    if out.exists():  # read as CSV proper: a quoted cell may hold a newline or a CR
+        with open(out, encoding="utf-8", newline="") as fh:
+            cells = [cell for row in csv.reader(fh) for cell in row]
     carried = [x for x in cells if "HYPERLINK" in x or x.lstrip("'") in ("=1+1", "@SUM(A1)")]
     live = [x for x in cells if x.startswith(("=", "+", "-", "@", "\t", "\r")) and not _number(x)]
     c.items.append({"item": "formula cells in the corrections export (CSV)", "owner": "spreadsheets",

@@ -82,3 +82,37 @@ def atomic_write(path: str | Path, data: str | bytes, *, encoding: str = "utf-8"
     else:
         with atomic_open(path, "w", encoding=encoding) as fh:
             fh.write(data)
+
+
+def fsync_tree(root: str | Path) -> None:
+    """fsync every file under ``root``, then every folder (deepest first), ``root`` last."""
+    root = Path(root)
+    dirs = [root]
+    for path in sorted(root.rglob("*")):
+        if path.is_dir():
+            dirs.append(path)
+        elif path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+        fsync_dir(d)
+
+
+def replace_dir(staging: str | Path, target: str | Path) -> None:
+    """Put the folder ``staging`` in the place of ``target`` durably: every file of it fsynced first,
+    the old ``target`` moved aside (not deleted) before the rename, the parent fsynced, then the old one
+    removed. A crash leaves the old folder, the new one, or both, never neither."""
+    import shutil
+
+    staging, target = Path(staging), Path(target)
+    fsync_tree(staging)
+    old = target.with_name(f".{target.name}.old.{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    fsync_dir(target.parent)
+    if old.exists():
+        shutil.rmtree(old)

@@ -3,6 +3,7 @@ mid-write leaves the old file as it was and no temporary file behind."""
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,24 @@ def test_registry_and_batch_write_through_atomic_write(tmp_path, fsyncs):
     writer.close()
     assert out.read_text(encoding="utf-8") == "id,n\na,1\n"
     assert [ino for _, is_dir, ino in fsyncs if not is_dir] == [out.stat().st_ino]
+
+
+def test_replace_dir_fsyncs_the_new_folder_before_it_takes_the_old_ones_place(tmp_path, monkeypatch):
+    from dispatch_nlp import files
+
+    target, staging = tmp_path / "model", tmp_path / "model.partial"
+    target.mkdir()
+    (target / "config.json").write_text("old", "utf-8")
+    staging.mkdir()
+    (staging / "config.json").write_text("new", "utf-8")
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(files.os, "replace", lambda a, b: (events.append(f"replace {Path(a).name}"),
+                                                          real_replace(a, b))[1])
+    files.replace_dir(staging, target)
+    assert (target / "config.json").read_text("utf-8") == "new"
+    assert not staging.exists() and [p.name for p in tmp_path.iterdir()] == ["model"]
+    first_replace = next(i for i, e in enumerate(events) if e.startswith("replace"))
+    assert events[:first_replace].count("fsync") >= 2  # the file and the folder, before anything moves
+    assert events[first_replace] == "replace model"  # the old folder is moved aside first, not deleted

@@ -31,6 +31,7 @@ from dispatch_nlp.batch.tables import ColumnSpec, read_labeled
 from dispatch_nlp.components.classifier import FUSIONS, ClassifierStage, combine
 from dispatch_nlp.dispatcher import NO_RESOURCE, Dispatcher, build_segmenter, write_checksums
 from dispatch_nlp.errors import InputError
+from dispatch_nlp.files import replace_dir
 from dispatch_nlp.knowledge.catalog import Catalog
 from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.knowledge.units import UnitsRegistry
@@ -386,9 +387,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     (staging / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     write_model_card(staging, metrics, config, data_note=opts.data_note)
     write_checksums(staging)
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    replace_dir(staging, out)  # fsynced, the old model kept until the new one is in place
     return metrics
 
 

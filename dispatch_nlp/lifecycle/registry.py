@@ -36,7 +36,7 @@ from typing import Any
 
 from dispatch_nlp.dispatcher import read_config, verify_checksums, write_checksums
 from dispatch_nlp.errors import InputError, ModelError
-from dispatch_nlp.files import atomic_write, fsync_dir
+from dispatch_nlp.files import atomic_write, fsync_dir, fsync_tree
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class Registry:
             if trusted:
                 write_checksums(tmp)  # from now on the installed copy is verified like any other
             verify_checksums(tmp)  # the copy is what was verified
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
             os.replace(tmp, self.root / VERSIONS / name)
             fsync_dir(self.root / VERSIONS)
             self._log({"action": "install", "version": name, "source": str(src), **({"trusted": True} if trusted else {})})
@@ -256,22 +256,6 @@ class Registry:
     def describe(self) -> dict[str, Any]:
         return {"registry": str(self.root), "current": self.current(), "versions": self.versions(),
                 "in_service_stack": self.stack()}
-
-
-def _fsync_tree(root: Path) -> None:
-    """fsync every file under ``root``, then every folder (deepest first), ``root`` last."""
-    dirs = [root]
-    for path in sorted(root.rglob("*")):
-        if path.is_dir():
-            dirs.append(path)
-        elif path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-        fsync_dir(d)
 
 
 def _same_model(a: Path, b: Path) -> bool:

@@ -258,8 +258,9 @@ def register(sub) -> None:
                                                             "current pointer (0: only on /v1/admin/reload)")
     p.add_argument("--batch-max", type=int, default=32, help="POST /v1/dispatch: concurrent requests run as one "
                                                              "batch of at most this many orders (0: no batching)")
-    p.add_argument("--batch-delay-ms", type=float, default=2.0, help="the oldest queued order waits at most this "
-                                                                     "long for its batch to fill (default 2)")
+    p.add_argument("--batch-delay-ms", type=float, default=0.0, help="the oldest queued order waits at most this "
+                                                                     "long for its batch to fill (default 0: a batch "
+                                                                     "is what queued while the last one ran)")
     p.add_argument("--queue-max", type=int, default=256, help="orders waiting at most; over it 503 + Retry-After")
     p.add_argument("--request-timeout-s", type=float, default=10.0,
                    help="a dispatch request with no decision after this long gets 503 (default 10)")

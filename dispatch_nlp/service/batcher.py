@@ -4,7 +4,7 @@ are waiting or ``delay_s`` has passed since the oldest one arrived (Triton's dyn
 TorchServe's batch_size / max_batch_delay). The event loop never runs model code: it puts an order in
 the queue and awaits its future.
 
-    batcher = MicroBatcher(max_batch=32, delay_s=0.002, queue_max=256)
+    batcher = MicroBatcher(max_batch=32, delay_s=0.0, queue_max=256)
     decision = await batcher.dispatch(dispatcher, order, timeout_s=5.0)
 
 - **Same answers.** An order's decision is the one ``dispatcher.dispatch(order)`` gives (the timings
@@ -64,7 +64,7 @@ class MicroBatcher:
     """One bounded queue and one worker thread that runs queued orders in batches (started on the
     first request, stopped by ``close``)."""
 
-    def __init__(self, *, max_batch: int = 32, delay_s: float = 0.002, queue_max: int = 256,
+    def __init__(self, *, max_batch: int = 32, delay_s: float = 0.0, queue_max: int = 256,
                  retry_after_s: float = 1.0):
         if max_batch < 1 or queue_max < 1 or delay_s < 0:
             raise ValueError("max_batch and queue_max must be at least 1 and delay_s at least 0")

@@ -70,7 +70,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
         keys_file=keys_file, no_auth=args.no_auth, write_rate_per_s=args.write_rate, write_burst=args.write_burst,
         watch_interval_s=args.watch if args.registry else 0.0, profile=args.profile, ort_spin=ort_spin_from_env(),
-        ort_threads=ort_threads_from_env(), trust=args.trust)
+        ort_threads=ort_threads_from_env(), trust=args.trust, batch_max=args.batch_max,
+        batch_delay_ms=args.batch_delay_ms, queue_max=args.queue_max, request_timeout_s=args.request_timeout_s)
     app = create_app(settings)
     # log_config=None: uvicorn logs through the root handler, which masks personal data.
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=args.access_log,
@@ -255,6 +256,14 @@ def register(sub) -> None:
     p.add_argument("--write-burst", type=int, default=100, help="per key: writes allowed at once (default 100)")
     p.add_argument("--watch", type=float, default=5.0, help="with --registry: seconds between checks of its "
                                                             "current pointer (0: only on /v1/admin/reload)")
+    p.add_argument("--batch-max", type=int, default=32, help="POST /v1/dispatch: concurrent requests run as one "
+                                                             "batch of at most this many orders (0: no batching)")
+    p.add_argument("--batch-delay-ms", type=float, default=0.0, help="the oldest queued order waits at most this "
+                                                                     "long for its batch to fill (default 0: a batch "
+                                                                     "is what queued while the last one ran)")
+    p.add_argument("--queue-max", type=int, default=256, help="orders waiting at most; over it 503 + Retry-After")
+    p.add_argument("--request-timeout-s", type=float, default=10.0,
+                   help="a dispatch request with no decision after this long gets 503 (default 10)")
     p.add_argument("--access-log", action="store_true", help="uvicorn access log (paths only, masked)")
     p.set_defaults(func=cmd_serve)
 

@@ -11,6 +11,7 @@ it finds there once and uses it to the end, so a reload never touches a request 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from dispatch_nlp import __version__
 from dispatch_nlp.errors import DispatchNLPError
 from dispatch_nlp.lifecycle.corrections import CorrectionStore, open_store
 from dispatch_nlp.service.auth import Authenticator, install_auth_handler
+from dispatch_nlp.service.batcher import MicroBatcher
 from dispatch_nlp.service.boundary import Boundary
 from dispatch_nlp.service.holder import ModelHolder, Watcher
 from dispatch_nlp.service.http_errors import install_error_handlers
@@ -47,20 +49,27 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher: Any = Non
     keys = KeyStore(settings.keys_file) if settings.keys_file else None
     auth = Authenticator(keys, no_auth=settings.no_auth, write_rate_per_s=settings.write_rate_per_s,
                          write_burst=settings.write_burst)
+    batcher = (MicroBatcher(max_batch=settings.batch_max, delay_s=settings.batch_delay_ms / 1000,
+                            queue_max=settings.queue_max, retry_after_s=settings.retry_after_s)
+               if settings.batch_max > 0 else None)
     watcher = Watcher(holder, settings.watch_interval_s) if settings.registry and settings.watch_interval_s > 0 else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if batcher is not None:
+            batcher.open()
         if watcher is not None:
             watcher.start()
         yield
         if watcher is not None:
             watcher.stop.set()
+        if batcher is not None:  # new dispatch requests get 503; the queued ones are answered first
+            await asyncio.to_thread(batcher.close, settings.request_timeout_s)
 
     app = FastAPI(title="dispatch_nlp", version=__version__, lifespan=lifespan, description=DESCRIPTION)
     # What the dependencies (service.deps) hand to the routes.
     app.state.holder, app.state.store, app.state.metrics, app.state.settings = holder, store, metrics, settings
-    app.state.auth, app.state.started = auth, time.time()
+    app.state.auth, app.state.started, app.state.batcher = auth, time.time(), batcher
     install_error_handlers(app)
     install_auth_handler(app)
     for router in ROUTERS:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from dispatch_nlp.lifecycle.correction_store import CorrectionStore
+from dispatch_nlp.service.batcher import MicroBatcher
 from dispatch_nlp.service.holder import ModelHolder
 from dispatch_nlp.service.http_errors import request_id
 from dispatch_nlp.service.metrics import Metrics
@@ -32,6 +33,11 @@ async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+async def get_batcher(request: Request) -> MicroBatcher | None:
+    """The micro-batcher of ``POST /v1/dispatch`` (None when batching is off)."""
+    return request.app.state.batcher
+
+
 async def get_started(request: Request) -> float:
     """When the application was built (``time.time()``), for the uptime."""
     return request.app.state.started
@@ -45,5 +51,6 @@ HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 StoreDep = Annotated[CorrectionStore | None, Depends(get_store)]
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+BatcherDep = Annotated[MicroBatcher | None, Depends(get_batcher)]
 StartedDep = Annotated[float, Depends(get_started)]
 RequestIdDep = Annotated[str | None, Depends(get_request_id)]

@@ -1,29 +1,58 @@
 """``POST /v1/dispatch`` (one order → its decision) and ``POST /v1/dispatch/batch`` (orders → decisions
-in input order, with the model and catalog versions)."""
+in input order, with the model and catalog versions).
+
+``/v1/dispatch`` goes through the micro-batcher (``service.batcher``): concurrent requests run as one
+batch call on the batcher's worker thread, never on the event loop; a full queue, a request that waits
+longer than ``request_timeout_s`` and a server shutting down answer 503 with ``Retry-After``."""
 
 from __future__ import annotations
 
 import json
+import math
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from dispatch_nlp.service.auth import AUTH_RESPONSES, DispatchRole
-from dispatch_nlp.service.deps import HolderDep, MetricsDep, RequestIdDep, SettingsDep
+from dispatch_nlp.service.batcher import BatchTimeout, Overloaded, ShuttingDown
+from dispatch_nlp.service.deps import BatcherDep, HolderDep, MetricsDep, RequestIdDep, SettingsDep
 from dispatch_nlp.service.http_errors import ERROR_RESPONSES, error_response
-from dispatch_nlp.service.schemas import BatchIn, BatchOut, DecisionOut, OrderIn
+from dispatch_nlp.service.schemas import BatchIn, BatchOut, DecisionOut, ErrorOut, OrderIn
 from dispatch_nlp.types import WorkOrder
 
 router = APIRouter(dependencies=[DispatchRole], responses=AUTH_RESPONSES)  # a key with role dispatch or above
 
 MAX_MODEL_BATCH = 64  # orders that go through the model together within one request
+_BUSY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorOut, "description": "queue full, no decision in time, or shutting down "
+                                                 "(Retry-After says when to try again)"}}
 
 
-@router.post("/v1/dispatch", response_model=DecisionOut, responses=ERROR_RESPONSES, tags=["dispatch"],
-             summary="Dispatch one work order")
-def dispatch_one(order: OrderIn, holder: HolderDep, metrics: MetricsDep) -> Response:
+def _unavailable(message: str, retry_after_s: float, rid: str | None) -> Response:
+    response = error_response(503, "unavailable", message, request_id=rid)
+    response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+    return response
+
+
+@router.post("/v1/dispatch", response_model=DecisionOut, responses={**ERROR_RESPONSES, **_BUSY},
+             tags=["dispatch"], summary="Dispatch one work order")
+async def dispatch_one(order: OrderIn, holder: HolderDep, metrics: MetricsDep, settings: SettingsDep,
+                       batcher: BatcherDep, rid: RequestIdDep) -> Response:
     d = holder.dispatcher  # this request keeps this model, whatever a reload does meanwhile
-    decision = d.dispatch(WorkOrder(**order.model_dump()))
+    work_order = WorkOrder(**order.model_dump())
+    if batcher is None:  # batching off: this request alone, on a worker thread
+        decision = await run_in_threadpool(d.dispatch, work_order)
+    else:
+        try:
+            decision = await batcher.dispatch(d, work_order, timeout_s=settings.request_timeout_s)
+        except Overloaded as exc:
+            return _unavailable("the dispatch queue is full; try again shortly", exc.retry_after_s, rid)
+        except BatchTimeout:
+            return _unavailable(f"no decision within {settings.request_timeout_s:g} s; try again shortly",
+                                settings.retry_after_s, rid)
+        except ShuttingDown:
+            return _unavailable("the server is shutting down", settings.retry_after_s, rid)
     metrics.decided([decision.route])
     return Response(decision.to_json(), media_type="application/json")
 

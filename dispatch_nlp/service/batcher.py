@@ -1,0 +1,177 @@
+"""Dynamic micro-batching for ``POST /v1/dispatch``: concurrent requests wait in one bounded queue and
+one worker thread runs them as a single ``Dispatcher.dispatch_batch`` call, when ``max_batch`` orders
+are waiting or ``delay_s`` has passed since the oldest one arrived (Triton's dynamic batcher,
+TorchServe's batch_size / max_batch_delay). The event loop never runs model code: it puts an order in
+the queue and awaits its future.
+
+    batcher = MicroBatcher(max_batch=32, delay_s=0.0, queue_max=256)
+    decision = await batcher.dispatch(dispatcher, order, timeout_s=5.0)
+
+- **Same answers.** An order's decision is the one ``dispatcher.dispatch(order)`` gives (the timings
+  aside): the fast profile's members score each order on its own. (The full profile's encoder is int8
+  with dynamic per-batch scales, so there an answer can depend on the orders batched with it, as in
+  ``/v1/dispatch/batch`` — issue 19, point 3.)
+- **One bad order fails only its request.** When the batch call raises, the worker dispatches the
+  batch's orders one by one and gives each request its own decision or its own exception.
+- **Back-pressure.** A full queue refuses at once (``Overloaded``: the route answers 503 with
+  ``Retry-After``) instead of letting latency grow without bound; a request waits at most its timeout
+  (``BatchTimeout``), and a request that timed out while still queued is dropped, never run.
+- **Clean shutdown.** ``close()`` refuses new requests (``ShuttingDown``), lets the worker finish every
+  request already queued, then stops it.
+- **Reloads.** Each request carries the dispatcher it took from the holder; a batch holds the orders
+  of one dispatcher only, so a reload never mixes models within a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("dispatch_nlp.service")
+
+
+class Overloaded(Exception):
+    """The queue is full: try again after ``retry_after_s``."""
+
+    def __init__(self, retry_after_s: float):
+        super().__init__(f"the dispatch queue is full; retry after {retry_after_s:g} s")
+        self.retry_after_s = retry_after_s
+
+
+class BatchTimeout(Exception):
+    """The request was not answered within its timeout."""
+
+
+class ShuttingDown(Exception):
+    """The server is stopping and takes no new requests."""
+
+
+@dataclass
+class _Item:
+    dispatcher: Any
+    order: Any
+    future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+class MicroBatcher:
+    """One bounded queue and one worker thread that runs queued orders in batches (started on the
+    first request, stopped by ``close``)."""
+
+    def __init__(self, *, max_batch: int = 32, delay_s: float = 0.0, queue_max: int = 256,
+                 retry_after_s: float = 1.0):
+        if max_batch < 1 or queue_max < 1 or delay_s < 0:
+            raise ValueError("max_batch and queue_max must be at least 1 and delay_s at least 0")
+        self.max_batch, self.delay_s, self.queue_max = max_batch, delay_s, queue_max
+        self.retry_after_s = retry_after_s
+        self._queue: deque[_Item] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.batches = 0  # batch calls made (for tests and metrics)
+        self.fallbacks = 0  # batches that raised and were run order by order
+
+    # -- the request side -------------------------------------------------------------------------
+    def submit(self, dispatcher: Any, order: Any) -> concurrent.futures.Future:
+        """Queue one order; its future gets the decision or the exception dispatching it raised.
+        Raises ``ShuttingDown`` after ``close`` and ``Overloaded`` when the queue is full."""
+        item = _Item(dispatcher, order)
+        with self._cond:
+            if self._closed:
+                raise ShuttingDown("the server is shutting down")
+            if len(self._queue) >= self.queue_max:
+                raise Overloaded(self.retry_after_s)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="dispatch-batcher", daemon=True)
+                self._thread.start()
+            self._queue.append(item)
+            self._cond.notify()
+        return item.future
+
+    async def dispatch(self, dispatcher: Any, order: Any, *, timeout_s: float | None = None) -> Any:
+        """Queue one order and await its decision (``BatchTimeout`` after ``timeout_s``; a request
+        still queued then is dropped)."""
+        future = self.submit(dispatcher, order)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
+        except TimeoutError:
+            future.cancel()  # still queued: the worker skips it; already running: its result is dropped
+            raise BatchTimeout(f"no decision within {timeout_s:g} s") from None
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    # -- start and shutdown (the application's lifespan) --------------------------------------------
+    def open(self) -> None:
+        """Take requests again after ``close`` (an application started anew)."""
+        with self._cond:
+            self._closed = False
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Refuse new requests, finish the queued ones, stop the worker."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+
+    # -- the worker ---------------------------------------------------------------------------------
+    def _take(self) -> list[_Item] | None:
+        """The next batch (None: closed and drained). Waits for a first order, then until the batch is
+        full or ``delay_s`` has passed since that order arrived (at once when closing)."""
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    self._thread = None  # this worker ends; a submit after open() starts a new one
+                    return None
+                self._cond.wait()
+            deadline = self._queue[0].queued_at + self.delay_s
+            while len(self._queue) < self.max_batch and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            batch: list[_Item] = []
+            dispatcher = self._queue[0].dispatcher
+            while self._queue and len(batch) < self.max_batch and self._queue[0].dispatcher is dispatcher:
+                batch.append(self._queue.popleft())
+            return batch
+
+    def _work(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            live = [item for item in batch if item.future.set_running_or_notify_cancel()]
+            if live:
+                try:
+                    self._run(live)
+                except BaseException as exc:  # noqa: BLE001 - a boundary: no request may wait forever
+                    log.error("dispatch batcher: %s", type(exc).__name__)
+                    for item in live:
+                        if not item.future.done():
+                            item.future.set_exception(exc)
+
+    def _run(self, items: list[_Item]) -> None:
+        dispatcher = items[0].dispatcher
+        self.batches += 1
+        try:
+            decisions = dispatcher.dispatch_batch([item.order for item in items], batch_size=len(items))
+        except Exception:  # noqa: BLE001 - one bad order: run them one by one, each gets its own answer
+            self.fallbacks += 1
+            for item in items:
+                try:
+                    item.future.set_result(dispatcher.dispatch(item.order))
+                except Exception as exc:  # noqa: BLE001 - this request's own error
+                    item.future.set_exception(exc)
+            return
+        for item, decision in zip(items, decisions, strict=True):
+            item.future.set_result(decision)

@@ -169,8 +169,9 @@ class KeyStore:
         try:
             st = self.path.stat()
             stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+            shared = bool(st.st_mode & 0o077)
         except OSError:
-            stamp = None
+            stamp, shared = None, False
         if stamp == self._stamp:
             return
         with self._lock:
@@ -184,7 +185,7 @@ class KeyStore:
                 self._stamp = stamp
                 return
             self._records, self._verified, self._stamp = records, {}, stamp
-            if stamp is not None and os.stat(self.path).st_mode & 0o077:
+            if shared:
                 log.warning("API keys file %s is readable by other users; chmod 600 it", self.path)
 
     def __len__(self) -> int:

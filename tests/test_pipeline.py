@@ -158,3 +158,32 @@ def test_training_prepares_exactly_the_text_inference_reads(tmp_path):
     assert "工单流转" not in train_texts[3]
     assert (linear.features(train_texts) != linear.features(rec.texts)).nnz == 0
     assert isinstance(linear.features(train_texts), sp.csr_matrix)
+
+
+def test_classifier_members_come_from_the_registry_and_unknown_ones_are_refused(tmp_path):
+    import pytest
+
+    from dispatch_nlp.components.classifier import ClassifierStage, member_class, member_input
+    from dispatch_nlp.components.members.linear import LinearMember
+    from dispatch_nlp.errors import ModelError
+
+    assert member_class("linear") is LinearMember
+    with pytest.raises(ModelError, match="unknown classifier member"):
+        member_class("bayes")
+    assert member_input("linear.npz") == "text"
+    assert member_input({"file": "x", "input": "statement"}) == "statement"
+    with pytest.raises(ModelError, match="unknown member input"):
+        member_input({"input": "title"})
+    with pytest.raises(ModelError, match="names no member"):
+        ClassifierStage.load(tmp_path, {"weights": {}}, catalog=None)
+
+
+def test_a_statement_member_reads_the_statement_where_there_is_one():
+    from dispatch_nlp.components.classifier import ClassifierStage
+
+    stage = ClassifierStage({}, {}, catalog=None, inputs={"a": "statement", "b": "text"})
+    stage.inputs = {"a": "statement", "b": "text"}
+    texts, statements = ["全文一", "全文二"], ["问题一", None]
+    assert stage.member_texts("a", texts, statements) == ["问题一", "全文二"]
+    assert stage.member_texts("b", texts, statements) == texts
+    assert stage.member_texts("a", texts, None) == texts

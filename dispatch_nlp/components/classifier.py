@@ -10,6 +10,7 @@ always consistent with its parents.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from dispatch_nlp.components.members.base import Member
-from dispatch_nlp.components.members.linear import LinearMember
 from dispatch_nlp.errors import ModelError
 from dispatch_nlp.pipeline.component import BaseComponent
 from dispatch_nlp.pipeline.doc import Doc
@@ -25,6 +25,34 @@ from dispatch_nlp.pipeline.doc import Doc
 KEEP_TOP = 20  # leaves kept per order (the rest of the mass is spread thin and never decides)
 FUSIONS = ("mean", "geometric")
 FLOOR = 1e-6  # probability a member gives a class it does not know, in the geometric fusion
+
+# The members a model config's ``classifier`` section may name, in the order they run: config key ->
+# "module:class" (imported only when a model names it, so the runtime never loads what it does not use).
+MEMBER_TYPES = {
+    "linear": "dispatch_nlp.components.members.linear:LinearMember",
+    "encoder": "dispatch_nlp.components.members.encoder:EncoderMember",
+    "prototype": "dispatch_nlp.components.members.prototype:PrototypeMember",
+}
+# The text a member reads, when its section says (``"input": ...``): the whole order (default) or the
+# problem statement the ``statement`` stage keeps (``doc.statement``; the whole text when it kept none).
+MEMBER_INPUTS = ("text", "statement")
+ORT_MEMBERS = ("encoder", "prototype")  # members that run ONNX Runtime (take ``spin`` and ``threads``)
+
+
+def member_class(name: str):
+    """The class of the member a config key names; ModelError for a key no member has."""
+    if name not in MEMBER_TYPES:
+        raise ModelError(f"unknown classifier member {name!r} (expected one of {', '.join(MEMBER_TYPES)})")
+    module, cls = MEMBER_TYPES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def member_input(section) -> str:
+    """Which text a member reads: its section's ``input`` (``text`` when the section is a file name)."""
+    wanted = section.get("input", "text") if isinstance(section, dict) else "text"
+    if wanted not in MEMBER_INPUTS:
+        raise ModelError(f"unknown member input {wanted!r} (expected one of {', '.join(MEMBER_INPUTS)})")
+    return wanted
 
 
 def check_fusion(fusion: str) -> str:
@@ -63,9 +91,11 @@ class ClassifierEvidence:
 class ClassifierStage(BaseComponent):
     name = "classifier"
 
-    def __init__(self, members: dict[str, Member], weights: dict[str, float], catalog, fusion: str = "mean"):
+    def __init__(self, members: dict[str, Member], weights: dict[str, float], catalog, fusion: str = "mean",
+                 inputs: dict[str, str] | None = None):
         self.fusion = check_fusion(fusion)
         self.members = members
+        self.inputs = {m: (inputs or {}).get(m, "text") for m in members}
         self.weights = weights
         self.catalog = catalog
 
@@ -73,35 +103,46 @@ class ClassifierStage(BaseComponent):
     def load(cls, model_dir: Path, config: dict, catalog, *, ort_spin: bool = False,
              ort_threads: int | None = None) -> ClassifierStage:
         """The members named in ``config`` (the model config's ``classifier`` section); ``ort_spin``
-        lets the encoder member's ONNX Runtime threads busy-wait."""
+        lets the ONNX members' (encoder, prototype) ONNX Runtime threads busy-wait."""
         members: dict[str, Member] = {}
-        if "linear" in config:
-            members["linear"] = LinearMember.load(Path(model_dir), config["linear"])
-        if "encoder" in config:
-            from dispatch_nlp.components.members.encoder import EncoderMember
-
-            members["encoder"] = EncoderMember.load(Path(model_dir), config["encoder"], spin=ort_spin,
-                                                    threads=ort_threads)
+        inputs: dict[str, str] = {}
+        for name in MEMBER_TYPES:
+            if name not in config:
+                continue
+            cls_ = member_class(name)
+            extra = {"spin": ort_spin, "threads": ort_threads} if name in ORT_MEMBERS else {}
+            members[name] = cls_.load(Path(model_dir), config[name], **extra)
+            inputs[name] = member_input(config[name])
         if not members:
-            raise ModelError(f"{model_dir}: the classifier section names no member (linear, encoder)")
+            raise ModelError(f"{model_dir}: the classifier section names no member ({', '.join(MEMBER_TYPES)})")
         weights = {m: float(config.get("weights", {}).get(m, 1.0)) for m in members}
         unknown = [c for m in members.values() for c in m.classes("leaf") if c not in catalog]
         if unknown:
             raise ModelError(f"{model_dir}: the model predicts {len(unknown)} categories that are not in catalog "
                              f"{catalog.version} (e.g. {', '.join(unknown[:5])}); load it with the catalog it was trained on")
-        return cls(members, weights, catalog, config.get("fusion", "mean"))
+        return cls(members, weights, catalog, config.get("fusion", "mean"), inputs)
 
-    def member_probs(self, texts: list[str], heads: tuple[str, ...] = ("leaf", "appeal")) -> dict[str, dict]:
+    def member_probs(self, texts: list[str], heads: tuple[str, ...] = ("leaf", "appeal"),
+                     statements: list[str | None] | None = None) -> dict[str, dict]:
         """Each member run once over ``texts`` for all the ``heads`` it has: {member: {head: probs}}.
 
-        One call per member, not one per head: the encoder member computes every head from one forward
-        pass, so asking head by head would run the network twice per order."""
+        A member whose input is ``statement`` reads ``statements[i]`` where there is one (the problem
+        statement of order i) and ``texts[i]`` otherwise. One call per member, not one per head: the
+        encoder member computes every head from one forward pass, so asking head by head would run the
+        network twice per order."""
         out: dict[str, dict] = {}
         for name, member in self.members.items():
             wanted = [h for h in heads if h in member.heads]
             if wanted:
-                out[name] = member.predict_proba(texts, wanted)
+                out[name] = member.predict_proba(self.member_texts(name, texts, statements), wanted)
         return out
+
+    def member_texts(self, name: str, texts: list[str], statements: list[str | None] | None) -> list[str]:
+        """What member ``name`` reads for each order: the text, or the problem statement when it reads
+        statements and the order has one."""
+        if self.inputs.get(name, "text") != "statement" or statements is None:
+            return texts
+        return [s if s else t for s, t in zip(statements, texts)]
 
     def aligned_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None
                       ) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -151,7 +192,7 @@ class ClassifierStage(BaseComponent):
         if not live:
             return docs
         texts = [d.text for d in live]
-        member_out = self.member_probs(texts, ("leaf", "appeal"))
+        member_out = self.member_probs(texts, ("leaf", "appeal"), [d.statement for d in live])
         leaf_classes, leaf_p, member_p = self.head_probs(texts, "leaf", member_out)
         appeal_classes, appeal_p, _ = self.head_probs(texts, "appeal", member_out)
         for i, doc in enumerate(live):

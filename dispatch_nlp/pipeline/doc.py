@@ -3,7 +3,7 @@
 ``Doc.from_order(order)`` takes a ``WorkOrder`` and returns a ``Doc`` whose ``source`` is the text the
 stages read (the title, a line break, then the body). Each component fills its own declared field:
 ``mapped`` (normalize, mask: the normalized, masked text and its offset map), ``pii`` (mask),
-``tokens`` (segment), ``flags`` (any), and one typed evidence field per evidence stage: ``rules``
+``tokens`` (segment), ``statement`` (statement: the problem statement members may read instead of the whole text), ``flags`` (any), and one typed evidence field per evidence stage: ``rules``
 (``RulesEvidence``), ``jurisdiction`` (``JurisdictionEvidence``) and ``classifier``
 (``ClassifierEvidence``). The router reads those fields; nothing else reads another stage's evidence.
 """
@@ -46,6 +46,7 @@ class Doc:
     rules: RulesEvidence | None = None
     jurisdiction: JurisdictionEvidence | None = None
     classifier: ClassifierEvidence | None = None
+    statement: str | None = None  # the problem statement (summary clause, demand, title), from the statement stage
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @classmethod

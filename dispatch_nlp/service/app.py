@@ -29,7 +29,7 @@ from dispatch_nlp.service.holder import ModelHolder, Watcher
 from dispatch_nlp.service.http_errors import install_error_handlers
 from dispatch_nlp.service.keys import KeyStore
 from dispatch_nlp.service.metrics import Metrics
-from dispatch_nlp.service.routes import ROUTERS
+from dispatch_nlp.service.routes import ROUTERS, console
 from dispatch_nlp.service.settings import ServiceSettings
 from dispatch_nlp.types import SCHEMA_VERSION
 
@@ -74,6 +74,7 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher: Any = Non
     install_auth_handler(app)
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)  # the operator console (/console) and the decision log the dispatch routes feed
     return Boundary(app, metrics=metrics, max_body=settings.max_body_bytes)
 
 

@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +19,7 @@ from dispatch_nlp.service.auth import AUTH_RESPONSES, DispatchRole
 from dispatch_nlp.service.batcher import BatchTimeout, Overloaded, ShuttingDown
 from dispatch_nlp.service.deps import BatcherDep, HolderDep, MetricsDep, RequestIdDep, SettingsDep
 from dispatch_nlp.service.http_errors import ERROR_RESPONSES, error_response
+from dispatch_nlp.service.routes.console import record_decisions
 from dispatch_nlp.service.schemas import BatchIn, BatchOut, DecisionOut, ErrorOut, OrderIn
 from dispatch_nlp.types import WorkOrder
 
@@ -38,7 +39,7 @@ def _unavailable(message: str, retry_after_s: float, rid: str | None) -> Respons
 @router.post("/v1/dispatch", response_model=DecisionOut, responses={**ERROR_RESPONSES, **_BUSY},
              tags=["dispatch"], summary="Dispatch one work order")
 async def dispatch_one(order: OrderIn, holder: HolderDep, metrics: MetricsDep, settings: SettingsDep,
-                       batcher: BatcherDep, rid: RequestIdDep) -> Response:
+                       batcher: BatcherDep, rid: RequestIdDep, request: Request) -> Response:
     d = holder.dispatcher  # this request keeps this model, whatever a reload does meanwhile
     work_order = WorkOrder(**order.model_dump())
     if batcher is None:  # batching off: this request alone, on a worker thread
@@ -54,22 +55,24 @@ async def dispatch_one(order: OrderIn, holder: HolderDep, metrics: MetricsDep, s
         except ShuttingDown:
             return _unavailable("the server is shutting down", settings.retry_after_s, rid)
     metrics.decided([decision.route])
+    record_decisions(request, [work_order], [decision])  # the console's decision log
     return Response(decision.to_json(), media_type="application/json")
 
 
 @router.post("/v1/dispatch/batch", response_model=BatchOut, responses=ERROR_RESPONSES, tags=["dispatch"],
              summary="Dispatch several orders (decisions in input order)")
 def dispatch_batch(batch: BatchIn, holder: HolderDep, metrics: MetricsDep, settings: SettingsDep,
-                   rid: RequestIdDep) -> Response:
+                   rid: RequestIdDep, request: Request) -> Response:
     n = len(batch.orders)
     if n == 0 or n > settings.max_batch:
         return error_response(422, "invalid_request", f"orders: give 1 to {settings.max_batch} orders per batch "
                               f"(got {n})", [{"field": "orders", "message": f"1 to {settings.max_batch} orders"}],
                               rid)
     d = holder.dispatcher
-    decisions = d.dispatch_batch([WorkOrder(**o.model_dump()) for o in batch.orders],
-                                 batch_size=min(MAX_MODEL_BATCH, n))
+    orders = [WorkOrder(**o.model_dump()) for o in batch.orders]
+    decisions = d.dispatch_batch(orders, batch_size=min(MAX_MODEL_BATCH, n))
     metrics.decided([x.route for x in decisions])
+    record_decisions(request, orders, decisions)  # the console's decision log
     body = ('{"decisions":[' + ",".join(x.to_json() for x in decisions) + "],"
             + f'"model_version":{json.dumps(d.model_version)},"catalog_version":{json.dumps(d.catalog_version)}}}')
     return Response(body, media_type="application/json")

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from dispatch_nlp.training.linear import fit_linear
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -87,3 +88,80 @@ def test_classifier_runs_each_member_once_per_batch_for_all_heads():
     ev = out[0].classifier
     assert max(ev.leaf_probs, key=ev.leaf_probs.get) == leaves[0]
     assert max(ev.appeal_probs, key=ev.appeal_probs.get) == "投诉"
+
+
+# -- fields: the title, the problem statement and the words in their own namespaces -----------------
+
+LETTERS = [
+    ("暖气不热\n尊敬的领导:我家住了十年了。今年小区暖气一直不热,室温只有十五度。希望尽快解决。", "供暖"),
+    ("油烟扰民\n尊敬的领导:我家住了十年了。楼下烧烤店油烟太大,窗户不敢开。希望有关部门查处。", "油烟"),
+    ("社保补缴\n尊敬的领导:我家住了十年了。社保断缴了两个月想补缴,请问怎么办理?", "社保"),
+]
+
+
+def test_analyzer_namespaces_fields_and_rejects_unknown_ones():
+    from dispatch_nlp.components.members.linear import Analyzer
+    from dispatch_nlp.components.statement import OrderFields, problem_statement
+    from dispatch_nlp.errors import ModelError
+
+    text = LETTERS[0][0]
+    plain = Analyzer().grams(text)
+    assert plain == char_ngrams(text)
+    full = Analyzer(("text", "title", "statement", "words")).grams(text)
+    assert full[: len(plain)] == plain
+    extra = full[len(plain):]
+    assert "§t暖气" in extra and "§s不热" in extra and any(g.startswith("§w") for g in extra)
+    assert "§s尊敬" not in extra  # the greeting is not part of the statement
+    # the statement stage's statement, when given, is what the statement field reads
+    given = Analyzer(("text", "statement")).grams(OrderFields(text, "油烟太大"))
+    assert "§s油烟" in given and "§s不热" not in given
+    computed = Analyzer(("text", "statement")).grams(OrderFields(text, None))
+    assert computed == Analyzer(("text", "statement")).grams(OrderFields(text, problem_statement(text)))
+    for bad in (("statement",), ("text", "body")):
+        with pytest.raises(ModelError):
+            Analyzer(bad)
+
+
+def test_fields_member_saves_its_analyzer_and_loads_from_a_config_section(tmp_path):
+    texts = [t for t, _ in LETTERS]
+    labels = {"leaf": [c for _, c in LETTERS], "appeal": ["投诉", "投诉", "咨询"]}
+    member = fit_linear(texts, labels, texts, labels, min_df=1, fields=("text", "title", "statement"), C=(0.1, 1.0),
+                        cv_heads=())
+    assert member.heads["leaf"]["C"] == 0.1  # no cross-validated head: the first candidate
+    member.save(tmp_path / "linear.npz")
+    again = LinearMember.load(tmp_path, {"file": "linear.npz", "input": "fields"})
+    assert again.analyzer == member.analyzer
+    np.testing.assert_allclose(again.probs(texts)["leaf"], member.probs(texts)["leaf"], atol=1e-3)
+    # a text-only member writes no analyzer entry (older readers load it) and reads the text alone
+    plain = fit_linear(texts, labels, texts, labels, min_df=1)
+    plain.save(tmp_path / "plain.npz")
+    with np.load(tmp_path / "plain.npz") as z:
+        assert "analyzer" not in z.files
+    assert LinearMember.load(tmp_path / "plain.npz").analyzer.fields == ("text",)
+
+
+def test_select_c_prefers_the_candidate_that_generalises():
+    from dispatch_nlp.training.linear import select_c
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 120)
+    x = rng.normal(size=(120, 40)) * 0.5
+    x[:, 0] += np.where(y == 1, 1.0, -1.0)  # one informative feature, 39 of noise
+    import scipy.sparse as sp
+
+    chosen = select_c(sp.csr_matrix(x), y, [0.01, 100.0], folds=3)
+    assert chosen == 0.01
+    assert select_c(sp.csr_matrix(x), y, [0.7]) == 0.7
+
+
+def test_classifier_passes_fields_to_a_fields_member():
+    from dispatch_nlp.components.classifier import ClassifierStage
+    from dispatch_nlp.components.statement import OrderFields
+    from dispatch_nlp.knowledge.catalog import Catalog
+
+    catalog = Catalog.load()
+    stage = ClassifierStage({"linear": _CountingMember([c.code for c in catalog.leaves()][:3])}, {}, catalog,
+                            inputs={"linear": "fields"})
+    got = stage.member_texts("linear", ["全文一", "全文二"], ["问题一", None])
+    assert got == [OrderFields("全文一", "问题一"), OrderFields("全文二", None)]
+    assert stage.member_texts("linear", ["全文"], None) == [OrderFields("全文", None)]

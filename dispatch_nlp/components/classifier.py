@@ -14,10 +14,12 @@ import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from dispatch_nlp.components.members.base import Member
+from dispatch_nlp.components.statement import OrderFields
 from dispatch_nlp.errors import ModelError
 from dispatch_nlp.pipeline.component import BaseComponent
 from dispatch_nlp.pipeline.doc import Doc
@@ -33,9 +35,10 @@ MEMBER_TYPES = {
     "encoder": "dispatch_nlp.components.members.encoder:EncoderMember",
     "prototype": "dispatch_nlp.components.members.prototype:PrototypeMember",
 }
-# The text a member reads, when its section says (``"input": ...``): the whole order (default) or the
-# problem statement the ``statement`` stage keeps (``doc.statement``; the whole text when it kept none).
-MEMBER_INPUTS = ("text", "statement")
+# What a member reads, when its section says (``"input": ...``): the whole order (default), the
+# problem statement the ``statement`` stage keeps (``doc.statement``; the whole text when it kept none),
+# or both as ``OrderFields`` (text, statement; ``None`` when no statement stage ran).
+MEMBER_INPUTS = ("text", "statement", "fields")
 ORT_MEMBERS = ("encoder", "prototype")  # members that run ONNX Runtime (take ``spin`` and ``threads``)
 
 
@@ -137,10 +140,14 @@ class ClassifierStage(BaseComponent):
                 out[name] = member.predict_proba(self.member_texts(name, texts, statements), wanted)
         return out
 
-    def member_texts(self, name: str, texts: list[str], statements: list[str | None] | None) -> list[str]:
-        """What member ``name`` reads for each order: the text, or the problem statement when it reads
-        statements and the order has one."""
-        if self.inputs.get(name, "text") != "statement" or statements is None:
+    def member_texts(self, name: str, texts: list[str], statements: list[str | None] | None) -> list[Any]:
+        """What member ``name`` reads for each order: the text; the problem statement when it reads
+        statements and the order has one; ``OrderFields(text, statement)`` when it reads fields (members
+        whose input is ``fields`` take those; every other member takes strings)."""
+        wanted = self.inputs.get(name, "text")
+        if wanted == "fields":
+            return [OrderFields(t, s) for t, s in zip(texts, statements or [None] * len(texts))]
+        if wanted != "statement" or statements is None:
             return texts
         return [s if s else t for s, t in zip(statements, texts)]
 

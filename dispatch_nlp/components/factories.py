@@ -2,7 +2,8 @@
 
 Each takes the model config's section of its name and the shared ``Resources`` and returns the
 component: ``normalize`` (section ``normalize``: ``cut_trails``, ``max_chars``), ``mask``, ``segment``
-(section ``segment``: ``engine``), ``rules``, ``jurisdiction`` (section ``jurisdiction``: the learned
+(section ``segment``: ``engine``), ``statement`` (section ``statement``: ``max_chars``; only models
+whose ``components`` list names it run it), ``rules``, ``jurisdiction`` (section ``jurisdiction``: the learned
 member's file, fusion weights) and ``classifier`` (section ``classifier``: members, weights, fusion).
 """
 
@@ -16,6 +17,8 @@ from dispatch_nlp.components.classifier import ClassifierStage
 from dispatch_nlp.components.jurisdiction import build_jurisdiction_stage
 from dispatch_nlp.components.preprocess import MaskStage, NormalizeStage, SegmentStage, build_segmenter
 from dispatch_nlp.components.rules import RulesStage
+from dispatch_nlp.components.statement import MAX_CHARS as STATEMENT_MAX_CHARS
+from dispatch_nlp.components.statement import StatementStage
 from dispatch_nlp.errors import ModelError
 from dispatch_nlp.pipeline.registry import Resources, register_component
 
@@ -36,6 +39,11 @@ def make_mask(section: Mapping[str, Any], res: Resources) -> MaskStage:
 @register_component("segment")
 def make_segment(section: Mapping[str, Any], res: Resources) -> SegmentStage:
     return SegmentStage(build_segmenter(res.catalog, res.gazetteer, section.get("engine", "rjieba")))
+
+
+@register_component("statement")
+def make_statement(section: Mapping[str, Any], res: Resources) -> StatementStage:
+    return StatementStage(max_chars=int(section.get("max_chars", STATEMENT_MAX_CHARS)))
 
 
 @register_component("rules")

@@ -1,9 +1,14 @@
 """The linear member: character n-gram TF-IDF features and sparse linear heads, in numpy/scipy.
 
-Training (``training/linear.py``) fits scikit-learn models on features from ``char_ngrams`` (the same
-function, passed as the vectorizer's analyzer), then saves everything the runtime needs in one
-``.npz`` (no pickles): the n-gram vocabulary, idf weights, and per head a sparse coefficient matrix,
-intercepts, class labels and a softmax temperature fitted on the dev split.
+Training (``training/linear.py``) fits scikit-learn models on features from ``Analyzer.grams`` (the
+same function, passed as the vectorizer's analyzer), then saves everything the runtime needs in one
+``.npz`` (no pickles): the n-gram vocabulary, idf weights, the analyzer's settings, and per head a
+sparse coefficient matrix, intercepts, class labels and a softmax temperature fitted on the dev split.
+
+The analyzer reads fields, each in its own feature namespace: ``text`` (the whole order, always),
+``title`` (its title line) and ``statement`` (its problem statement, ``components/statement.py``), so
+the same words weigh differently where they state the problem. A member saved before fields existed
+reads the text alone. Inputs are texts or ``OrderFields`` (text and the statement stage's statement).
 
 ``LinearMember.load(model_dir, "linear.npz")`` (or ``load(path)``); ``member.scores(texts) -> {head: (n,
 classes) array}`` and ``member.predict_proba(texts)`` (temperature-scaled softmax). It satisfies
@@ -12,19 +17,26 @@ classes) array}`` and ``member.predict_proba(texts)`` (temperature-scaled softma
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 
+from dispatch_nlp.components.statement import OrderFields, problem_statement, title_of
 from dispatch_nlp.errors import ModelError
 
 NGRAM_RANGE = (1, 3)
 # Placeholders from PII masking become one symbol each so they do not spread n-grams over "<手机号>".
 _PLACEHOLDER_SYMBOL = {"<手机号>": "☎", "<电话>": "☎", "<身份证号>": "Ⓘ", "<银行卡号>": "Ⓑ", "<邮箱>": "✉",
                        "<车牌号>": "Ⓟ", "<姓名>": "Ⓝ", "<数字串>": "#"}
+
+
+_PUNCT = re.compile(r"^[\W_]+$")
 
 
 def _compact(text: str) -> str:
@@ -49,6 +61,58 @@ def char_ngrams(text: str, ngram_range: tuple[int, int] = NGRAM_RANGE) -> list[s
     return grams
 
 
+FIELDS = ("text", "title", "statement", "words")
+# The prefix of a field's features (text: none). ``words``: word unigrams of two or more characters
+# and word bigrams of the text, segmented by the segmenter's own dictionary (no catalog or place
+# words, so training and every city's runtime segment alike).
+_NAMESPACE = {"title": "\u00a7t", "statement": "\u00a7s", "words": "\u00a7w"}
+
+
+def word_ngrams(text: str) -> list[str]:
+    """Word unigrams (two characters or more) and bigrams of the compacted text."""
+    from dispatch_nlp.text.segment import Segmenter
+
+    words = [w for w in Segmenter((), "rjieba").words(_compact(text)) if w.strip() and not _PUNCT.match(w)]
+    grams = [w for w in words if len(w) > 1]
+    grams += [a + "\u00b7" + b for a, b in zip(words, words[1:])]
+    return grams
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """Which fields the member reads and the n-gram range: ``grams(order)`` is the feature list of one
+    order (a text or ``OrderFields``), each field's n-grams behind its namespace prefix."""
+
+    fields: tuple[str, ...] = ("text",)
+    ngram_range: tuple[int, int] = NGRAM_RANGE
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.fields if f not in FIELDS]
+        if unknown or "text" not in self.fields:
+            raise ModelError(f"linear member fields {list(self.fields)}: expected text plus any of title, statement")
+
+    def grams(self, order: str | OrderFields) -> list[str]:
+        text, statement = (order, None) if isinstance(order, str) else (order.text, order.statement)
+        grams = char_ngrams(text, self.ngram_range)
+        if "title" in self.fields:
+            grams += [_NAMESPACE["title"] + g for g in char_ngrams(title_of(text), self.ngram_range)]
+        if "words" in self.fields:
+            grams += [_NAMESPACE["words"] + g for g in word_ngrams(text)]
+        if "statement" in self.fields:
+            if statement is None:
+                statement = problem_statement(text)
+            grams += [_NAMESPACE["statement"] + g for g in char_ngrams(statement, self.ngram_range)]
+        return grams
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> Analyzer:
+        d = json.loads(raw)
+        return cls(tuple(d.get("fields", ("text",))), cast(tuple[int, int], tuple(d.get("ngram_range", NGRAM_RANGE))))
+
+
 def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = scores / max(temperature, 1e-6)
     z = z - z.max(axis=1, keepdims=True)
@@ -57,12 +121,14 @@ def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 class LinearMember:
-    """Char n-gram TF-IDF → one sparse linear layer per head."""
+    """Char n-gram TF-IDF (per field, ``Analyzer``) → one sparse linear layer per head."""
 
-    def __init__(self, vocab: dict[str, int], idf: np.ndarray, heads: dict[str, dict]):
+    def __init__(self, vocab: dict[str, int], idf: np.ndarray, heads: dict[str, dict],
+                 analyzer: Analyzer | None = None):
         self.vocab = vocab
         self.idf = idf.astype(np.float32)
         self.heads = heads  # head -> {"coef": csr (features x classes), "intercept", "classes", "temperature"}
+        self.analyzer = analyzer or Analyzer()
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -71,6 +137,8 @@ class LinearMember:
             "idf": self.idf,
             "heads": np.array(sorted(self.heads), dtype=str),
         }
+        if self.analyzer != Analyzer():  # a text-only member stays byte-compatible with older readers
+            arrays["analyzer"] = np.array(self.analyzer.to_json(), dtype=str)
         for name, h in self.heads.items():
             coef = sp.csr_matrix(h["coef"])
             arrays[f"{name}.data"] = coef.data.astype(np.float16)
@@ -83,13 +151,17 @@ class LinearMember:
         np.savez_compressed(path, **cast(dict[str, Any], arrays))
 
     @classmethod
-    def load(cls, model_dir: str | Path, section: str | None = None) -> LinearMember:
-        """``load(model_dir, "linear.npz")`` (the config's ``classifier.linear`` entry) or ``load(path)``."""
+    def load(cls, model_dir: str | Path, section: str | dict | None = None) -> LinearMember:
+        """``load(model_dir, "linear.npz")`` (the config's ``classifier.linear`` entry: the file, or
+        ``{"file": "linear.npz", "input": "fields"}``) or ``load(path)``."""
+        if isinstance(section, dict):
+            section = str(section.get("file", "linear.npz"))
         path = Path(model_dir) / section if section is not None else Path(model_dir)
         try:
             with np.load(path, allow_pickle=False) as z:
                 vocab = {g: i for i, g in enumerate(z["vocab"].tolist())}
                 idf = z["idf"]
+                analyzer = Analyzer.from_json(str(z["analyzer"])) if "analyzer" in z.files else Analyzer()
                 heads = {}
                 for name in z["heads"].tolist():
                     coef = sp.csr_matrix(
@@ -102,20 +174,21 @@ class LinearMember:
                         "classes": z[f"{name}.classes"].tolist(),
                         "temperature": float(z[f"{name}.temperature"][0]),
                     }
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, ModelError) as exc:
             raise ModelError(f"{path}: not a readable linear member ({type(exc).__name__}: {exc})") from None
-        return cls(vocab, idf, heads)
+        return cls(vocab, idf, heads, analyzer)
 
     # -- inference -------------------------------------------------------------------------------
-    def features(self, texts: list[str]) -> sp.csr_matrix:
+    def features(self, texts: Sequence[str | OrderFields]) -> sp.csr_matrix:
         """Sublinear-tf × idf, L2-normalized rows (as scikit-learn's TfidfVectorizer computes them)."""
         indptr = [0]
         indices: list[int] = []
         data: list[float] = []
         vocab = self.vocab
+        grams = self.analyzer.grams
         for text in texts:
             counts: dict[int, int] = {}
-            for g in char_ngrams(text):
+            for g in grams(text):
                 j = vocab.get(g)
                 if j is not None:
                     counts[j] = counts.get(j, 0) + 1
@@ -130,7 +203,7 @@ class LinearMember:
         return sp.csr_matrix((np.array(data, dtype=np.float32), np.array(indices, dtype=np.int64), np.array(indptr)),
                              shape=(len(texts), len(self.idf)))
 
-    def scores(self, texts: list[str], heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    def scores(self, texts: Sequence[str | OrderFields], heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         x = self.features(texts)
         out = {}
         for name in heads or list(self.heads):
@@ -138,7 +211,7 @@ class LinearMember:
             out[name] = np.asarray((x @ h["coef"]).todense()) + h["intercept"][None, :]
         return out
 
-    def predict_proba(self, texts: list[str], heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    def predict_proba(self, texts: Sequence[str | OrderFields], heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         return {name: softmax(s, self.heads[name]["temperature"]) for name, s in self.scores(texts, heads).items()}
 
     probs = predict_proba  # the name before the Member protocol

@@ -73,7 +73,9 @@ def test_model_directory_is_complete(trained):
     config = json.loads((model_dir / "config.json").read_text("utf-8"))
     assert config["model_version"] == "test-1"
     assert set(config["classifier"]["weights"]) == {"linear", "encoder"}
-    assert config["classifier"]["fusion"] in ("mean", "geometric")
+    assert config["classifier"]["fusion"] == "stacked" and (model_dir / config["classifier"]["stacker"]).exists()
+    assert config["route"]["rules_weight"] == 0.0  # the stacker reads the rules itself
+    assert metrics["recipe"]["recipe"] == "cross-fitted" and metrics["recipe"]["folds"] >= 2
     assert metrics["data"]["split_method"].startswith("time")
     meta = json.loads((model_dir / "encoder.json").read_text("utf-8"))
     assert meta["layers"] == 1 and meta["distilled"] is True
@@ -227,7 +229,7 @@ def test_catalog_from_labels_trains_a_seven_class_model(tmp_path):
 
 
 def test_auto_threshold_is_the_least_confidence_reaching_the_target():
-    from dispatch_nlp.training.train import auto_threshold
+    from dispatch_nlp.training.fusion import auto_threshold
 
     rng = np.random.default_rng(0)
     conf = rng.uniform(0, 1, 2000)
@@ -244,7 +246,7 @@ def test_auto_threshold_is_the_least_confidence_reaching_the_target():
 def test_calibration_keeps_a_small_confident_top_apart():
     """200 dev orders of 0.95–1.0 confidence all right, 800 below half right: the calibrated top must
     stay near 1 (a coarse grid merged it with its neighbours and no threshold reached 0.97)."""
-    from dispatch_nlp.training.train import auto_threshold, calibration_points
+    from dispatch_nlp.training.fusion import auto_threshold, calibration_points
     from sklearn.isotonic import IsotonicRegression
 
     rng = np.random.default_rng(1)
@@ -279,7 +281,7 @@ def test_combine_mean_and_geometric():
 def test_fit_fusion_chooses_the_rule_that_wins_on_dev():
     """Dev orders built so that the product of the members is right more often than their average:
     the fit must pick the geometric fusion and give the weak member a weight."""
-    from dispatch_nlp.training.train import fit_fusion
+    from dispatch_nlp.training.fusion import fit_fusion
 
     n = 300
     rng = np.random.default_rng(3)

@@ -18,17 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from dispatch_nlp.batch.tables import ColumnSpec, read_labeled
-from dispatch_nlp.components.classifier import FUSIONS, ClassifierStage, combine
 from dispatch_nlp.dispatcher import NO_RESOURCE, Dispatcher, build_segmenter, write_checksums
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.files import replace_dir
@@ -37,11 +33,11 @@ from dispatch_nlp.knowledge.gazetteer import Gazetteer
 from dispatch_nlp.knowledge.units import UnitsRegistry
 from dispatch_nlp.lifecycle.evaluate import evaluate_examples
 from dispatch_nlp.lifecycle.examples import leaf_by_path
-from dispatch_nlp.pipeline import Doc
-from dispatch_nlp.pipeline.registry import Resources, build_components, component_names
-from dispatch_nlp.types import WorkOrder
+from dispatch_nlp.pipeline.registry import Resources, component_names
 
+from .classifier_fit import FUSION_MODES, fit_classifier
 from .data import Example, load_examples
+from .fusion import route_section
 from .history_units import UNITS_TABLE, rule_accuracy, units_from_values, write_units_table
 from .label_catalog import LabelPlan, catalog_from_labels, plan_label_paths
 
@@ -58,7 +54,12 @@ class TrainOptions:
     dev_ratio: float = 0.1
     test_ratio: float = 0.1
     seed: int = 13
-    target_precision: float = 0.97
+    target_precision: float = 0.97  # accuracy the automatically dispatched held-out orders must reach
+    folds: int = 5  # cross-fitting folds over train+dev (fewer on small data); 0 or 1: fit on train, fuse on dev
+    fusion: str = "stacked"  # stacked (the candidate re-scorer) or weights (the weight grid)
+    linear_c: tuple[float, ...] = (0.5,)  # the linear member's C; several: chosen by cross-validation
+    linear_fields: tuple[str, ...] = ("text",)  # what the linear member reads (text, title, statement)
+    prototypes: str | None = None  # an encoder directory: add the zero-shot prototype member
     encoder: str | None = None  # a local transformers checkpoint; None: the linear member alone
     student_layers: int = 4
     epochs: float = 2.0
@@ -83,110 +84,25 @@ class TrainOptions:
 PREPROCESS_CONFIG: dict = {"normalize": {"cut_trails": False, "max_chars": 5000}, "segment": {"engine": "rjieba"}}
 
 
-def _rules_matrix(config: dict, resources: Resources, texts: list[str], leaves: list[str]) -> np.ndarray:
-    """The rules' distribution over ``leaves`` for prepared texts: the config's segment and rules
-    components, built by the same factories as the Dispatcher's, over the text the members read."""
-    index = {c: i for i, c in enumerate(leaves)}
-    m = np.zeros((len(texts), len(leaves)))
-    names = [n for n in component_names(config) if n in ("segment", "rules")]
-    docs = [Doc.from_order(WorkOrder(text=text)) for text in texts]
-    for stage in build_components(config, resources, names=names):
-        docs = list(stage.pipe(docs))
-    for i, doc in enumerate(docs):
-        for code, p in (doc.rules.distribution() if doc.rules is not None else {}).items():
-            if code in index:
-                m[i, index[code]] = p
-    return m
-
-
-MIN_AUTO_ORDERS = 30  # a threshold must send at least this many dev orders (and 0.5%) to be trusted
-
-
-def calibration_points(iso, max_points: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """The fitted isotonic step function as (x, y) points for ``np.interp``, from 0 to 1.
-
-    Its own breakpoints, not a fixed grid: a grid merges the confident top into one plateau whose
-    precision may miss the target, leaving no threshold at all. Thinned to ``max_points``."""
-    xs = np.concatenate([[0.0], np.asarray(iso.X_thresholds_, dtype=float), [1.0]])
-    ys = np.concatenate([[float(iso.y_thresholds_[0])], np.asarray(iso.y_thresholds_, dtype=float),
-                         [float(iso.y_thresholds_[-1])]])
-    if len(xs) > max_points:
-        keep = np.unique(np.linspace(0, len(xs) - 1, max_points).round().astype(int))
-        xs, ys = xs[keep], ys[keep]
-    xs = np.maximum.accumulate(np.clip(xs, 0.0, 1.0))
-    return xs, np.maximum.accumulate(np.clip(ys, 0.0, 1.0))
-
-
-def auto_threshold(calibrated: np.ndarray, correct: np.ndarray, target_precision: float) -> float:
-    """The least calibrated confidence whose dev orders at or above it are right at least
-    ``target_precision`` of the time, counting only thresholds that send enough orders; 1.01 (never
-    automatic) when none does."""
-    if len(calibrated) == 0:
-        return 1.01
-    order = np.argsort(-calibrated, kind="stable")
-    conf, hits = calibrated[order], np.cumsum(correct[order])
-    n = np.arange(1, len(conf) + 1)
-    last = np.r_[conf[1:] != conf[:-1], True]  # the last order of each run of equal confidence
-    ok = last & (hits / n >= target_precision) & (n >= max(MIN_AUTO_ORDERS, 0.005 * len(conf)))
-    return float(conf[ok].min()) if ok.any() else 1.01
-
-
-def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.ndarray,
-               target_precision: float) -> dict:
-    """Member weights and rules weight by dev accuracy (then log-likelihood), isotonic calibration of
-    the fused top-1 probability, and the least threshold whose dev precision reaches the target."""
-    from sklearn.isotonic import IsotonicRegression
-
-
-    names = sorted(member_p)
-    grids = [dict(zip(names, w)) for w in _weight_grid(len(names))]
-    has_rules = rules_p.sum(axis=1) > 0
-    best = None
-    for mode in (FUSIONS if len(names) > 1 else ("mean",)):
-        for weights in grids:
-            model = combine(member_p, weights, mode)
-            for rw in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5):
-                fused = np.where(has_rules[:, None], (1 - rw) * model + rw * rules_p, model)
-                pred = fused.argmax(1)
-                acc = float((pred == gold).mean())
-                nll = float(-np.mean(np.log(np.clip(fused[np.arange(len(gold)), gold], 1e-9, None))))
-                key = (round(acc, 4), -nll)
-                if best is None or key > best[0]:
-                    best = (key, weights, mode, rw, fused)
-    (acc, _), weights, mode, rw, fused = best
-    top = fused.max(1)
-    correct = (fused.argmax(1) == gold).astype(float)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(top, correct)
-    xs, ys = calibration_points(iso)
-    calibrated = np.interp(top, xs, ys)
-    threshold = auto_threshold(calibrated, correct, target_precision)
-    coverage = float((calibrated >= threshold).mean())
-    return {"weights": weights, "fusion": mode, "rules_weight": rw, "dev_accuracy": acc, "calibration_x": xs.round(5).tolist(),
-            "calibration_y": ys.round(5).tolist(), "auto_threshold": math.floor(threshold * 1e5) / 1e5,
-            "dev_auto_coverage": round(coverage, 4), "target_precision": target_precision}
-
-
-def _route_section(fusion: dict) -> dict:
-    return {"rules_weight": fusion["rules_weight"], "auto_threshold": fusion["auto_threshold"],
-            "calibration_x": fusion["calibration_x"], "calibration_y": fusion["calibration_y"]}
-
-
 def metrics_summary(test_metrics: dict) -> dict:
     """Per head the headline figures of ``evaluate_examples`` output (not the per-class tables), and
     the routing."""
-    keys = ("n", "accuracy", "macro_f1", "ece", "accuracy_at_half_coverage")
+    keys = ("n", "accuracy", "macro_f1", "ece", "accuracy_at_half_coverage", "coverage_at_accuracy")
     out = {h: {k: r.get(k) for k in keys} for h, r in test_metrics.items() if isinstance(r, dict) and "accuracy" in r}
     out["routing"] = test_metrics.get("routing")
     return out
 
 
-def _weight_grid(n: int) -> list[tuple[float, ...]]:
-    if n == 1:
-        return [(1.0,)]
-    # Two members: 0.05 steps (42 fusions on dev take seconds); a weaker member's best weight is
-    # often small, between the old 0.25 steps.
-    steps = [round(i / 20, 2) for i in range(21)]
-    return [(a, round(1 - a, 2)) for a in steps]
+def check_options(opts: TrainOptions) -> None:
+    """InputError for options no recipe has."""
+    if opts.fusion not in FUSION_MODES:
+        raise InputError(f"--fusion {opts.fusion!r}: use one of {', '.join(FUSION_MODES)}")
+    if opts.folds < 0:
+        raise InputError("--folds must be 0 (fit on train, fuse on dev) or a number of folds")
+    if not 0.5 <= opts.target_precision <= 1.0:
+        raise InputError(f"--target-accuracy {opts.target_precision}: give a share between 0.5 and 1")
+    if not opts.linear_c or any(c <= 0 for c in opts.linear_c):
+        raise InputError("--linear-c takes positive numbers")
 
 
 def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
@@ -196,9 +112,9 @@ def _catalog_for(opts: TrainOptions, examples_labels: list[tuple[str, ...]]):
 
 
 def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
-    from .linear import fit_linear
     from .model_card import write_model_card
 
+    check_options(opts)
     t_start = time.perf_counter()
     if not spec.has_category:
         raise InputError("training needs the category: give --category-cols a,b,c or --category-col C")
@@ -251,55 +167,15 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
 
-    # -- members ------------------------------------------------------------------------------------
-    timings = {}
-    t0 = time.perf_counter()
-    heads = {"leaf": [e.leaf for e in train_ex]}
-    dev_heads = {"leaf": [e.leaf for e in dev_ex]}
-    if any(e.appeal for e in train_ex):
-        heads["appeal"] = [e.appeal or "其他" for e in train_ex]
-        dev_heads["appeal"] = [e.appeal or "其他" for e in dev_ex]
-    linear = fit_linear([e.text for e in train_ex], heads, [e.text for e in dev_ex], dev_heads,
-                        max_features=opts.max_features, max_nnz=opts.max_nnz)
-    linear.save(staging / "linear.npz")
-    timings["linear_s"] = round(time.perf_counter() - t0, 1)
-    classifier_cfg: dict = {"linear": "linear.npz"}
-    if opts.encoder:
-        from .encoder_train import fit_encoder_member
-
-        t0 = time.perf_counter()
-        enc_train = train_ex
-        if opts.encoder_max_train and len(train_ex) > opts.encoder_max_train:
-            # An evenly spread, deterministic subset: the encoder is the expensive member on a CPU.
-            step = len(train_ex) / opts.encoder_max_train
-            enc_train = [train_ex[int(i * step)] for i in range(opts.encoder_max_train)]
-        enc_heads = {h: [getattr(e, "leaf" if h == "leaf" else "appeal") or "其他" for e in enc_train] for h in heads}
-        classifier_cfg["encoder"] = fit_encoder_member(opts, enc_train, dev_ex, enc_heads, staging)
-        timings["encoder_s"] = round(time.perf_counter() - t0, 1)
-
-    # -- fusion on dev --------------------------------------------------------------------------------
-
-    stage = ClassifierStage.load(staging, {**classifier_cfg, "weights": {}}, catalog)
-    leaves = sorted({c for m in stage.members.values() for c in m.classes("leaf")})
-    index = {c: i for i, c in enumerate(leaves)}
-    dev_known = [e for e in dev_ex if e.leaf in index]
-    dev_texts = [e.text for e in dev_known]
-    _, member_p, _ = stage.aligned_probs(dev_texts, "leaf")  # columns: ``leaves``, as the stage aligns them
+    # -- members and their fusion ---------------------------------------------------------------------
+    timings: dict[str, float] = {}
     resources = Resources(catalog=catalog, gazetteer=gazetteer, model_dir=staging)
-    rules_p = _rules_matrix(pipeline_cfg, resources, dev_texts, leaves)
+    fitted = fit_classifier(opts, train_ex, dev_ex, catalog, pipeline_cfg, resources, staging)
+    timings.update(fitted.info.pop("timings"))
+    classifier_cfg, fusions, profiles, leaves, linear = (fitted.config, fitted.fusions, fitted.profiles,
+                                                         fitted.leaves, fitted.linear)
+    fusion = fusions["full"]
     segmenter = build_segmenter(catalog, gazetteer, pipeline_cfg["segment"]["engine"])
-    gold = np.array([index[e.leaf] for e in dev_known])
-    fusion = fit_fusion(member_p, rules_p, gold, opts.target_precision)
-    classifier_cfg["weights"] = fusion["weights"]
-    classifier_cfg["fusion"] = fusion["fusion"]
-    # With an encoder, the model also carries a "fast" profile: the linear member and the rules with
-    # their own fusion, calibration and threshold, for the hot path where the encoder costs too much.
-    profiles: dict = {}
-    fusions = {"full": fusion}
-    if "encoder" in classifier_cfg:
-        fusions["fast"] = fit_fusion({"linear": member_p["linear"]}, rules_p, gold, opts.target_precision)
-        profiles["fast"] = {"classifier": {"linear": "linear.npz", "weights": {"linear": 1.0}, "fusion": "mean"},
-                            "route": _route_section(fusions["fast"])}
 
     # -- learned jurisdiction and units -----------------------------------------------------------
     extra_cfg: dict = {}
@@ -354,7 +230,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
                       "units": UNITS_TABLE if (staging / UNITS_TABLE).exists() else "catalog:units-beijing.tsv"},
         **pipeline_cfg,
         "classifier": classifier_cfg,
-        "route": {**_route_section(fusion), **({"route_confidence": "unit"} if opts.units_from_labels else {})},
+        "route": {**route_section(fusion), **({"route_confidence": "unit"} if opts.units_from_labels else {})},
         **({"profiles": profiles, "default_profile": opts.default_profile} if profiles else {}),
         **extra_cfg,
     }
@@ -377,6 +253,7 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
         "data": {**report.to_dict(), "train": len(train_ex), "dev": len(dev_ex), "test": len(test_ex),
                  "table": Path(table).name, **({"labels": labels_report} if labels_report is not None else {})},
         "fusion": {k: v for k, v in fusions[default].items() if not k.startswith("calibration")},
+        "recipe": fitted.info,
         "test": test_metrics,
         **({"profiles": {name: {"fusion": {k: v for k, v in fusions[name].items() if not k.startswith("calibration")},
                                 "test": metrics_summary(m)} for name, m in by_profile.items()},

@@ -63,6 +63,13 @@ def spec_from_args(args: argparse.Namespace) -> ColumnSpec:
     )
 
 
+def _floats(raw: str, flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in raw.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"{flag} takes comma-separated numbers, not {raw!r}") from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     require_training("train")  # InputError (exit 2) naming the [train] extra when it is missing
     from dispatch_nlp.training.train import TrainOptions, metrics_summary, train
@@ -75,6 +82,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device, max_rows=args.max_rows, model_version=args.model_version,
         progress=not args.quiet, data_note=args.data_note, encoder_max_train=args.encoder_max_train,
         default_profile=args.default_profile, units_from_labels=args.units_from_labels, gazetteer=args.gazetteer,
+        folds=args.folds, fusion=args.fusion, linear_c=_floats(args.linear_c, "--linear-c"),
+        linear_fields=tuple(f.strip() for f in args.linear_fields.split(",") if f.strip()), prototypes=args.prototypes,
     )
     metrics = train(args.data, spec_from_args(args), opts)
     summary = metrics_summary(metrics["test"])
@@ -142,8 +151,23 @@ def register(sub) -> None:
     p.add_argument("--max-len", type=int, default=160)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--target-precision", type=float, default=0.97,
-                   help="precision the automatic-dispatch threshold must reach on dev (default 0.97)")
+    p.add_argument("--target-accuracy", "--target-precision", dest="target_precision", type=float, default=0.97,
+                   help="accuracy the orders sent automatically must reach on held-out orders (out-of-fold with "
+                        "--folds, else the dev split); sets the automatic-dispatch threshold (default 0.97)")
+    p.add_argument("--folds", type=int, default=5,
+                   help="cross-fitting folds over the train and dev splits: out-of-fold probabilities choose the "
+                        "fusion, calibration and threshold, and every member is refit on all those orders "
+                        "(fewer folds on small data; default 5). 0: fit on train, fuse on dev (the earlier recipe)")
+    p.add_argument("--fusion", choices=("stacked", "weights"), default="stacked",
+                   help="stacked: a calibrated re-scorer of each order's candidate leaves from the members' "
+                        "probabilities, ranks, agreement and the rules (default); weights: a weight grid")
+    p.add_argument("--linear-c", default="0.5",
+                   help="the linear member's regularisation C; several (0.25,0.5,1): chosen by cross-validation")
+    p.add_argument("--linear-fields", default="text",
+                   help="what the linear member reads: text, plus title and/or statement (comma-separated)")
+    p.add_argument("--prototypes", metavar="ENCODER_DIR",
+                   help="add the zero-shot prototype member (frozen encoder against leaf descriptions) from this "
+                        "prepared encoder directory; it enters the fusion like the other members")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--max-rows", type=int)
     p.add_argument("--model-version")

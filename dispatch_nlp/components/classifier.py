@@ -4,8 +4,10 @@
 ``classifier`` section. For a batch of docs it computes each member's probabilities per head
 (``leaf`` = the catalog leaf, ``appeal``), combines them with the weights and the fusion rule fitted
 on the dev split (``combine``), and stores a ``ClassifierEvidence`` in ``doc.classifier``. Training
-fits the fusion on the same per-member columns (``aligned_probs``). Parent levels are the sums of their leaves, so a leaf prediction is
-always consistent with its parents.
+fits the fusion on the same per-member columns (``aligned_probs``). With ``"fusion": "stacked"`` the
+leaf head is fused by a candidate re-scorer (``dispatch_nlp.components.stacker``) that also reads the
+catalog rules (``doc.rules``), and the router then mixes no rules in (``rules_weight`` 0). Parent
+levels are the sums of their leaves, so a leaf prediction is always consistent with its parents.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from typing import Any
 import numpy as np
 
 from dispatch_nlp.components.members.base import Member
+from dispatch_nlp.components.stacker import Stacker
 from dispatch_nlp.components.statement import OrderFields
 from dispatch_nlp.errors import ModelError
 from dispatch_nlp.pipeline.component import BaseComponent
 from dispatch_nlp.pipeline.doc import Doc
 
 KEEP_TOP = 20  # leaves kept per order (the rest of the mass is spread thin and never decides)
-FUSIONS = ("mean", "geometric")
+FUSIONS = ("mean", "geometric", "stacked")
+PROB_FUSIONS = ("mean", "geometric")  # what ``combine`` computes; ``stacked`` needs the stacker (and the rules)
 FLOOR = 1e-6  # probability a member gives a class it does not know, in the geometric fusion
 
 # The members a model config's ``classifier`` section may name, in the order they run: config key ->
@@ -73,7 +77,8 @@ def combine(probs: dict[str, np.ndarray], weights: dict[str, float], fusion: str
     rules), leaf accuracy on dev: linear alone 0.750, best weighted average 0.750 (the encoder gets
     nothing to do), geometric mean with the encoder at 0.25: 0.762; on test through the Dispatcher
     0.740 -> 0.742, and 4.2% -> 9.9% of orders routed automatically at the same precision."""
-    check_fusion(fusion)
+    if fusion not in PROB_FUSIONS:
+        raise ModelError(f"unknown probability fusion {fusion!r} (expected one of {', '.join(PROB_FUSIONS)})")
     names = list(probs)
     wsum = max(sum(weights.get(n, 1.0) for n in names), 1e-9)
     if fusion == "mean":
@@ -95,8 +100,11 @@ class ClassifierStage(BaseComponent):
     name = "classifier"
 
     def __init__(self, members: dict[str, Member], weights: dict[str, float], catalog, fusion: str = "mean",
-                 inputs: dict[str, str] | None = None):
+                 inputs: dict[str, str] | None = None, stacker: Stacker | None = None):
         self.fusion = check_fusion(fusion)
+        if fusion == "stacked" and stacker is None:
+            raise ModelError("the stacked fusion needs a stacker (the classifier section's \"stacker\" file)")
+        self.stacker = stacker if fusion == "stacked" else None
         self.members = members
         self.inputs = {m: (inputs or {}).get(m, "text") for m in members}
         self.weights = weights
@@ -123,7 +131,15 @@ class ClassifierStage(BaseComponent):
         if unknown:
             raise ModelError(f"{model_dir}: the model predicts {len(unknown)} categories that are not in catalog "
                              f"{catalog.version} (e.g. {', '.join(unknown[:5])}); load it with the catalog it was trained on")
-        return cls(members, weights, catalog, config.get("fusion", "mean"), inputs)
+        fusion = config.get("fusion", "mean")
+        stacker = None
+        if fusion == "stacked":
+            stacker = Stacker.load(Path(model_dir) / str(config.get("stacker", "stacker.json")))
+            absent = [m for m in stacker.members if m not in members]
+            if absent:
+                raise ModelError(f"{model_dir}: the stacker was fitted with members {', '.join(absent)}, "
+                                 "which the classifier section does not name")
+        return cls(members, weights, catalog, fusion, inputs, stacker)
 
     def member_probs(self, texts: list[str], heads: tuple[str, ...] = ("leaf", "appeal"),
                      statements: list[str | None] | None = None) -> dict[str, dict]:
@@ -170,16 +186,25 @@ class ClassifierStage(BaseComponent):
             aligned[name] = full
         return classes, aligned, {n: p for n, (_, p) in per_member.items()}
 
-    def head_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None
-                   ) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    def head_probs(self, texts: list[str], head: str, member_out: dict[str, dict] | None = None,
+                   rules: list[dict[str, float]] | None = None) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
         """The members' fused probabilities of one head: (classes, probs, per-member probs). A class
         one member lacks counts as probability 0 (``FLOOR`` in the geometric fusion).
 
-        ``member_out`` is :meth:`member_probs` of the same texts, when the caller already has it."""
+        ``member_out`` is :meth:`member_probs` of the same texts, when the caller already has it;
+        ``rules`` the rules' distribution of each order (read by the stacked fusion of the leaf head)."""
         classes, aligned, own = self.aligned_probs(texts, head, member_out)
         if not aligned:
             return [], np.zeros((len(texts), 0)), {}
-        return classes, combine(aligned, self.weights, self.fusion), own
+        return classes, self.fuse(head, classes, aligned, rules), own
+
+    def fuse(self, head: str, classes: list[str], aligned: dict[str, np.ndarray],
+             rules: list[dict[str, float]] | None = None) -> np.ndarray:
+        """Aligned member probabilities of one head fused: the stacker for the leaf head of a stacked
+        model, else ``combine`` (a stacked model's appeal head: the weighted mean)."""
+        if self.stacker is not None and head == "leaf":
+            return self.stacker.predict(aligned, rules_matrix(rules, classes, len(next(iter(aligned.values())))))
+        return combine(aligned, self.weights, self.fusion if self.fusion in PROB_FUSIONS else "mean")
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
         batch: list[Doc] = []
@@ -200,7 +225,9 @@ class ClassifierStage(BaseComponent):
             return docs
         texts = [d.text for d in live]
         member_out = self.member_probs(texts, ("leaf", "appeal"), [d.statement for d in live])
-        leaf_classes, leaf_p, member_p = self.head_probs(texts, "leaf", member_out)
+        rules = ([d.rules.distribution() if d.rules is not None else {} for d in live]
+                 if self.stacker is not None else None)
+        leaf_classes, leaf_p, member_p = self.head_probs(texts, "leaf", member_out, rules)
         appeal_classes, appeal_p, _ = self.head_probs(texts, "appeal", member_out)
         for i, doc in enumerate(live):
             top = np.argsort(-leaf_p[i])[:KEEP_TOP]
@@ -213,3 +240,17 @@ class ClassifierStage(BaseComponent):
                 ev.members[name] = member.classes("leaf")[int(np.argmax(p[i]))]
             doc.classifier = ev
         return docs
+
+
+def rules_matrix(rules: list[dict[str, float]] | None, classes: list[str], n: int) -> np.ndarray:
+    """The rules' distributions of ``n`` orders over ``classes`` (leaves no column has are dropped)."""
+    out = np.zeros((n, len(classes)))
+    if rules is None:
+        return out
+    index = {c: j for j, c in enumerate(classes)}
+    for i, dist in enumerate(rules):
+        for code, p in dist.items():
+            j = index.get(code)
+            if j is not None:
+                out[i, j] = p
+    return out

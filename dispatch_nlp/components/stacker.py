@@ -1,0 +1,130 @@
+"""The stacked fusion: a candidate re-scorer over the members' leaf probabilities and the catalog rules.
+
+``Stacker.predict(member_probs, rules) -> (n, k)`` takes each member's probabilities over the same
+leaf columns (``{member: (n, k)}``, as ``ClassifierStage.aligned_probs`` gives them) and the rules'
+distribution over those columns (``(n, k)``, zeros where the rules say nothing). For each order the
+candidates are the union of every member's ``top_k`` leaves and the rules' ``rules_top`` leaves; each
+candidate gets features (per member: its probability, log-probability, 1/(1+rank) and its top-1
+margin when it is that member's top leaf; the rules' probability, log-probability and top-1 flag; the
+share of members whose top leaf it is and whether all agree) and the score ``features @ coef``; the
+scores are normalised over the candidates (a conditional logit), every other leaf gets 0.
+
+The coefficients are fitted by training on out-of-fold member probabilities
+(``dispatch_nlp.training.stacking``) and stored as JSON next to the members (``stacker.json``): the
+runtime needs numpy only. A member the stacker was fitted with must run; its columns must be aligned.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dispatch_nlp.errors import ModelError
+
+STACKER_FILE = "stacker.json"
+LOG_FLOOR = 1e-6
+RULES_LOG_FLOOR = 1e-4
+CHUNK = 1024  # orders per feature block (bounds memory on large training sets)
+
+
+def _ranks(p: np.ndarray) -> np.ndarray:
+    """Rank of every column within its row, 0 for the highest probability (ties: the lower column)."""
+    order = np.argsort(-p, axis=1, kind="stable")
+    ranks = np.empty(p.shape, dtype=np.int32)
+    np.put_along_axis(ranks, order, np.arange(p.shape[1], dtype=np.int32)[None, :].repeat(p.shape[0], 0), axis=1)
+    return ranks
+
+
+def feature_names(members: list[str]) -> list[str]:
+    per_member = [f"{m}.{f}" for m in members for f in ("p", "logp", "rank_inv", "top_margin")]
+    return [*per_member, "rules.p", "rules.logp", "rules.top1", "agree.share", "agree.all"]
+
+
+@dataclass
+class Stacker:
+    """Coefficients of the candidate re-scorer (see the module docstring)."""
+
+    members: list[str]
+    coef: np.ndarray
+    top_k: int = 5
+    rules_top: int = 3
+
+    @property
+    def names(self) -> list[str]:
+        return feature_names(self.members)
+
+    def candidates(self, probs: dict[str, np.ndarray], rules: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                                                                   np.ndarray]:
+        """(candidate mask (n, k), each member's ranks, the rules' ranks)."""
+        self._check(probs)
+        ranks = {m: _ranks(probs[m]) for m in self.members}
+        rules_rank = _ranks(rules)
+        cand = (rules_rank < self.rules_top) & (rules > 0)
+        for m in self.members:
+            cand |= ranks[m] < self.top_k
+        return cand, ranks, rules_rank
+
+    def features(self, probs: dict[str, np.ndarray], rules: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates' features: (row index, column index, features (n_candidates, d)), rows in order."""
+        cand, ranks, rules_rank = self.candidates(probs, rules)
+        rows, cols = np.nonzero(cand)
+        cols_f: list[np.ndarray] = []
+        tops = np.zeros(len(rows))
+        for m in self.members:
+            p = probs[m]
+            pc = p[rows, cols]
+            r = ranks[m][rows, cols]
+            srt = np.sort(p, axis=1)
+            margin = (srt[:, -1] - (srt[:, -2] if p.shape[1] > 1 else 0.0))[rows]
+            is_top = (r == 0).astype(np.float64)
+            tops += is_top
+            cols_f += [pc, np.log(np.clip(pc, LOG_FLOOR, None)), 1.0 / (1.0 + r), margin * is_top]
+        rc = rules[rows, cols]
+        cols_f += [rc, np.log(np.clip(rc, RULES_LOG_FLOOR, None)),
+                   ((rules_rank[rows, cols] == 0) & (rc > 0)).astype(np.float64),
+                   tops / len(self.members), (tops == len(self.members)).astype(np.float64)]
+        return rows, cols, np.stack(cols_f, axis=1)
+
+    def predict(self, probs: dict[str, np.ndarray], rules: np.ndarray | None = None) -> np.ndarray:
+        """The re-scored distribution over the same columns (0 outside each order's candidates)."""
+        n, k = next(iter(probs.values())).shape
+        rules = np.zeros((n, k)) if rules is None else rules
+        out = np.zeros((n, k))
+        for lo in range(0, n, CHUNK):
+            part = {m: probs[m][lo: lo + CHUNK] for m in self.members}
+            rows, cols, x = self.features(part, rules[lo: lo + CHUNK])
+            s = x @ self.coef
+            block = np.full((len(part[self.members[0]]), k), -np.inf)
+            block[rows, cols] = s
+            block -= block.max(axis=1, keepdims=True)
+            e = np.exp(block)
+            out[lo: lo + CHUNK] = e / e.sum(axis=1, keepdims=True)
+        return out
+
+    def _check(self, probs: dict[str, np.ndarray]) -> None:
+        missing = [m for m in self.members if m not in probs]
+        if missing:
+            raise ModelError(f"the stacked fusion needs members {', '.join(missing)}, which did not run")
+
+    # -- persistence -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"format": 1, "members": self.members, "top_k": self.top_k, "rules_top": self.rules_top,
+                "features": self.names, "coef": [round(float(c), 6) for c in self.coef]}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Stacker:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            stacker = cls(list(data["members"]), np.asarray(data["coef"], dtype=np.float64),
+                          int(data.get("top_k", 5)), int(data.get("rules_top", 3)))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{path}: not a readable stacker file ({type(exc).__name__})") from None
+        if len(stacker.coef) != len(stacker.names):
+            raise ModelError(f"{path}: {len(stacker.coef)} coefficients for {len(stacker.names)} features")
+        return stacker

@@ -81,10 +81,19 @@ class Scored:
 
 @dataclass
 class CategoryResult:
+    """The category: ``code``/``path`` the leaf, ``confidence`` the leaf's calibrated probability.
+
+    ``confident`` is the category at the deepest level that is confident (the leaf itself, or its
+    first- or second-level parent, ``len(path)`` says which) with the confidence of that level: the
+    summed probability of the leaves under it. None when not even the first level is confident (or
+    no category). An optional field added within schema 1.0 (absent in older decisions, read as None).
+    """
+
     code: str | None
     path: list[str]
     confidence: float
     top_k: list[Scored] = field(default_factory=list)
+    confident: Scored | None = None
 
 
 @dataclass
@@ -196,6 +205,7 @@ class DispatchDecision:
 # How nested dataclass fields are rebuilt from plain JSON.
 _NESTED: dict[tuple[type, str], type] = {
     (CategoryResult, "top_k"): Scored,
+    (CategoryResult, "confident"): Scored,
     (JurisdictionResult, "district"): DivisionRef,
     (JurisdictionResult, "street"): DivisionRef,
     (JurisdictionResult, "community"): DivisionRef,

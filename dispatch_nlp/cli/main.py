@@ -209,12 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules() -> list:
     from dispatch_nlp.cli import batch as cli_batch
     from dispatch_nlp.cli import bench as cli_bench
+    from dispatch_nlp.cli import calibrate as cli_calibrate
     from dispatch_nlp.cli import catalog as cli_catalog
     from dispatch_nlp.cli import corpus as cli_corpus
     from dispatch_nlp.cli import model as cli_model
     from dispatch_nlp.cli import service as cli_service
 
-    return [cli_catalog, cli_model, cli_corpus, cli_service, cli_batch, cli_bench]
+    return [cli_catalog, cli_model, cli_corpus, cli_service, cli_batch, cli_bench, cli_calibrate]
 
 
 _COMMAND_MODULES: list = []

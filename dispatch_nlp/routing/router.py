@@ -11,6 +11,7 @@ from __future__ import annotations
 from dispatch_nlp.components.rules import text_actuality
 from dispatch_nlp.knowledge.vocabulary import DEFAULT_EMERGENCY_NUMBER
 from dispatch_nlp.routing.assign import PlacedJurisdiction, assign_units
+from dispatch_nlp.routing.levels import confident_category, unit_masses
 from dispatch_nlp.routing.settings import RouteSettings
 from dispatch_nlp.text.pii import mask_text
 from dispatch_nlp.types import (
@@ -89,14 +90,46 @@ class Router:
         total = sum(fused.values()) or 1.0
         return {c: p / total for c, p in fused.items()}
 
-    def _category(self, dist: dict[str, float]) -> CategoryResult:
+    def _category(self, dist: dict[str, float], code: str | None = None) -> CategoryResult:
+        """The category of the fused distribution: its top leaf, or ``code`` when routing chose another
+        (the most probable leaf of the most probable unit)."""
         if not dist:
             return CategoryResult(code=None, path=[], confidence=0.0, top_k=[])
         ranked = sorted(dist.items(), key=lambda kv: (-kv[1], kv[0]))  # ties: the lower code, in every process
         top = [Scored(c, list(self.catalog.get(c).path), round(p, 4)) for c, p in ranked[: self.settings.top_k]]
-        code, p = ranked[0]
-        confidence = self.settings.calibrate(p)
-        return CategoryResult(code=code, path=list(self.catalog.get(code).path), confidence=round(confidence, 4), top_k=top)
+        code = code or ranked[0][0]
+        confidence = self.settings.calibrate(dist[code])
+        confident = confident_category(dist, code, confidence, self.catalog, self.settings.level_threshold,
+                                       self.settings.calibrate_level)
+        return CategoryResult(code=code, path=list(self.catalog.get(code).path), confidence=round(confidence, 4),
+                              top_k=top, confident=confident)
+
+    def _by_unit(self, doc, dist: dict[str, float], category: CategoryResult, juris: JurisdictionResult,
+                 units: UnitsResult):
+        """With ``dispatch_on = unit``: (category, units, the unit's probability). The candidate leaves
+        are grouped by the unit they go to for this place; when another unit than the top leaf's holds
+        more probability, it wins and the category becomes its most probable leaf."""
+        if units.primary is None or category.code is None:
+            return category, units, 0.0
+
+        def unit_of(code: str) -> str | None:
+            if code == category.code:
+                return units.primary.id if units.primary is not None else None
+            if code not in self.catalog:
+                return None
+            primary = assign_units(self.catalog.get(code), juris, self.units, self.settings.territorial_dispatch,
+                                   unit_model=self.unit_model, text=doc.text).primary
+            return primary.id if primary is not None else None
+
+        masses = unit_masses(dist, unit_of)
+        mine = masses.get(units.primary.id, (dist.get(category.code, 0.0), category.code))[0]
+        best, (mass, code) = next(iter(masses.items()), (units.primary.id, (mine, category.code)))
+        if best == units.primary.id or mass <= mine:
+            return category, units, mine
+        category = self._category(dist, code)
+        units = assign_units(self.catalog.get(code), juris, self.units, self.settings.territorial_dispatch,
+                             unit_model=self.unit_model, text=doc.text)
+        return category, units, mass
 
     # -- appeal type ----------------------------------------------------------------------------
     def _appeal(self, doc) -> AppealType:
@@ -159,6 +192,11 @@ class Router:
         juris = self._jurisdiction(doc)
         units = assign_units(item, juris, self.units, self.settings.territorial_dispatch,
                              unit_model=self.unit_model, text=doc.text)
+        on_unit = self.settings.dispatch_on == "unit"
+        unit_p = 0.0
+        if on_unit:
+            category, units, unit_p = self._by_unit(doc, dist, category, juris, units)
+            item = self.catalog.get(category.code) if category.code else None
         level = item.response_level if item is not None else None
         rules = doc.rules
         route = "dispatch"
@@ -197,6 +235,9 @@ class Router:
             explanation.append(f"{emergency[1]}，但属{NOT_LIVE_WORDS.get(emergency[2], emergency[2])}情形，不转{emergency[0]}")
         if category.code is not None:
             explanation.append(f"分类：{' > '.join(category.path)}（置信度 {category.confidence:.2f}）")
+            sure = category.confident
+            if sure is not None and sure.code != category.code:
+                explanation.append(f"可确定的分类层级：{' > '.join(sure.path)}（置信度 {sure.confidence:.2f}）")
             if rules is not None:
                 hits = [m.phrase for m in rules.matches if m.code == category.code][: self.settings.explain_keywords]
                 if hits:
@@ -223,6 +264,11 @@ class Router:
         confidence = category.confidence
         needs_place = item is not None and item.duty in ("territorial", "district_functional")
         by_unit = self.settings.route_confidence == "unit"
+        if on_unit:
+            # What must be right is the unit: sibling leaves that go to the same unit add up.
+            confidence = unit_p
+            if units.primary is not None:
+                explanation.append(f"承办单位概率 {unit_p:.2f}（归同一承办单位的候选分类合计）")
         if by_unit:
             # A model whose units come from history: the unit's own confidence (what history and the
             # rule achieved on held-out orders) stands in for the place's.
@@ -230,11 +276,19 @@ class Router:
         elif needs_place:
             confidence *= max(juris.confidence, 0.0) ** self.settings.place_confidence_power \
                 if juris.district is not None else 0.0
+        if on_unit:
+            confidence = self.settings.calibrate_route(confidence)
         if route == "dispatch":
             if units.primary is None:
                 route = "review"
                 explanation.append("无法确定承办单位，转人工")
-            elif by_unit and (category.confidence < self.settings.auto_threshold
+            elif on_unit and (confidence < self.settings.auto_threshold
+                              or (by_unit and units.confidence < self.settings.unit_auto_threshold)):
+                route = "review"
+                explanation.append(f"承办单位综合置信度 {confidence:.2f} 低于自动派单阈值 {self.settings.auto_threshold:.2f}"
+                                   + (f"（或承办单位规则置信度 {units.confidence:.2f} 低于 "
+                                      f"{self.settings.unit_auto_threshold:.2f}）" if by_unit else "") + "，转人工复核")
+            elif not on_unit and by_unit and (category.confidence < self.settings.auto_threshold
                               or units.confidence < self.settings.unit_auto_threshold):
                 route = "review"
                 explanation.append(f"分类置信度 {category.confidence:.2f} 或承办单位置信度 {units.confidence:.2f} "

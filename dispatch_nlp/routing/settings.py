@@ -23,10 +23,15 @@ __all__ = ["RouteSettings", "CATALOG_ONLY_KEYS"]
 
 # Catalog settings that the catalog loader reads itself; they reach from_dict in the merged mapping.
 CATALOG_ONLY_KEYS = frozenset({"keywords_required"})
-_CALIBRATION = ("calibration_x", "calibration_y")
+_CALIBRATION = ("calibration_x", "calibration_y", "route_calibration_x", "route_calibration_y",
+                "level_calibration_x", "level_calibration_y")
 _STRINGS = ("emergency_live_channels", "emergency_letter_openings", "emergency_not_live")
 _GENERIC_EMERGENCY = ("auto", "on", "off")
 _ACTUALITIES = ("live", "hypothetical", "past", "chronic", "unclear")  # as components.rules.ACTUALITIES
+
+
+def _interp(p: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
+    return float(np.interp(p, xs, ys)) if xs else p
 
 
 def _floats(values: Any) -> tuple[float, ...]:
@@ -85,6 +90,23 @@ class RouteSettings:
     registry of the catalog."""
     unit_auto_threshold: float = 0.8
     """With ``route_confidence = unit``: the least unit confidence an order is dispatched with."""
+    dispatch_on: str = "leaf"
+    """What must be confident for automatic dispatch: ``leaf`` (the top category, as before issue 18)
+    or ``unit``: the responsible unit, whose probability is the summed probability of the candidate
+    leaves that go to the same unit for this order's place (sibling territorial leaves all go to
+    the street office); the route confidence is then that probability times the place's (or, with
+    ``route_confidence = unit``, the unit rule's), mapped by ``route_calibration_*``."""
+    route_calibration_x: tuple[float, ...] = ()
+    """With ``dispatch_on = unit``: map from the route confidence (x) ..."""
+    route_calibration_y: tuple[float, ...] = ()
+    """... to the probability that the unit is right (y); empty: no calibration
+    (``dispatch-nlp calibrate`` fits it)."""
+    level_threshold: float = 0.9
+    """The least (calibrated) probability of a category level for ``category.confident`` to report it."""
+    level_calibration_x: tuple[float, ...] = ()
+    """Map from the summed probability of a first- or second-level category (x) ..."""
+    level_calibration_y: tuple[float, ...] = ()
+    """... to the probability that the level is right (y); empty: the summed probability itself."""
     appeal_default_confidence: float = 0.3
     """Confidence of the appeal type 其他 when neither the classifier nor a cue says anything."""
     appeal_cue_base: float = 0.4
@@ -99,9 +121,16 @@ class RouteSettings:
     """How many jurisdiction candidates the explanation names when the place is unclear."""
 
     def calibrate(self, p: float) -> float:
-        if not self.calibration_x:
-            return p
-        return float(np.interp(p, self.calibration_x, self.calibration_y))
+        """The top leaf's fused probability as the probability that the leaf is right."""
+        return _interp(p, self.calibration_x, self.calibration_y)
+
+    def calibrate_route(self, p: float) -> float:
+        """With ``dispatch_on = unit``: the route confidence as the probability that the unit is right."""
+        return _interp(p, self.route_calibration_x, self.route_calibration_y)
+
+    def calibrate_level(self, p: float) -> float:
+        """A category level's summed probability as the probability that the level is right."""
+        return _interp(p, self.level_calibration_x, self.level_calibration_y)
 
     def appeal_cue_confidence(self, hits: int) -> float:
         """The confidence of an appeal type backed by ``hits`` catalog cues."""
@@ -112,8 +141,11 @@ class RouteSettings:
         """Settings from the catalog settings overlaid with ``config["route"]``; unknown keys raise ``ModelError``."""
         known = settings_fields(cls, data, section="route", descriptive=CATALOG_ONLY_KEYS,
                                 convert={**{k: _floats for k in _CALIBRATION}, **{k: _strings(k) for k in _STRINGS}})
-        if len(known.get("calibration_x", ())) != len(known.get("calibration_y", ())):
-            raise ModelError("route settings calibration_x and calibration_y differ in length")
+        for prefix in ("", "route_", "level_"):
+            if len(known.get(f"{prefix}calibration_x", ())) != len(known.get(f"{prefix}calibration_y", ())):
+                raise ModelError(f"route settings {prefix}calibration_x and {prefix}calibration_y differ in length")
+        if known.get("dispatch_on", "leaf") not in ("leaf", "unit"):
+            raise ModelError(f"route setting 'dispatch_on' is {known['dispatch_on']!r}; use leaf or unit")
         if known.get("territorial_dispatch", "street") not in TERRITORIAL_DISPATCH:
             raise ModelError(f"route setting 'territorial_dispatch' is {known['territorial_dispatch']!r};"
                              f" use one of {', '.join(TERRITORIAL_DISPATCH)}")

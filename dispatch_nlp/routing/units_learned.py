@@ -12,6 +12,7 @@ each other (Dirichlet back-off); everything is one JSON file (no pickles), writt
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,13 +81,16 @@ def resolve_template(template: str, registry, district_code: str | None, street_
     return None
 
 
-def text_grams(text: str) -> set[str]:
+@functools.lru_cache(maxsize=16)
+def text_grams(text: str) -> frozenset[str]:
+    """The text's character n-grams (``TEXT_GRAMS``) over CJK and alphanumerics; cached, since routing
+    asks for the same order's grams once per candidate leaf."""
     out = set()
     t = "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff" or ch.isalnum())
     for k in TEXT_GRAMS:
         for i in range(len(t) - k + 1):
             out.add(t[i: i + k])
-    return out
+    return frozenset(out)
 
 
 @dataclass

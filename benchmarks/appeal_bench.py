@@ -1,6 +1,8 @@
-"""Does the synthetic text carry its appeal type (诉求类型)? A learnability check.
+"""Does the synthetic text carry its appeal type (诉求类型)? A learnability check; and how a model's
+appeal type does on hand-written orders.
 
     python benchmarks/appeal_bench.py [--orders 10000] [--seed 1] [--json PATH]
+    python benchmarks/appeal_bench.py --challenge MODEL_DIR [--challenge-data PATH] [--json PATH]
 
 Generates a corpus with the shipped catalog, cleans each text as training does (normalize, cut
 trails, mask personal data, title first), fits TF-IDF character 1–3-grams + LinearSVC on
@@ -11,7 +13,15 @@ trails, mask personal data, title first), fits TF-IDF character 1–3-grams + Li
   appeal cues do not disturb the category signal.
 
 Also reports the share of orders whose text holds a cue of their labelled appeal type
-(``dispatch_nlp.training.corpus.banks.appeal_cues``), over the whole corpus and per type.
+(``dispatch_nlp.training.corpus.banks.appeal_cues`` for the type's words,
+``dispatch_nlp.training.corpus.intent.intent_cues`` for its intent phrasings), over the whole corpus
+and per type.
+
+``--challenge MODEL_DIR`` instead runs a trained model over the challenge set (``split`` dev and test)
+and scores the appeal type three ways: the model's appeal head alone, the rules stage's intent scores
+alone (``dispatch_nlp.components.appeal_intent``), and the two fused as the router fuses them
+(``fuse_appeal`` with ``APPEAL_INTENT_WEIGHT``), with per-type F1 and the most frequent confusions; and
+the fused accuracy on dev for a range of weights (how the weight was chosen; report on test).
 """
 
 from __future__ import annotations
@@ -54,18 +64,78 @@ def _fit(train, test, key, C=0.5):
     return out
 
 
+def _scores(pairs: list[tuple[str, str]]) -> dict:
+    labels = [a for a in APPEALS if any(g == a for g, _ in pairs)]
+    per = {}
+    for a in labels:
+        tp = sum(1 for g, x in pairs if g == a and x == a)
+        fp = sum(1 for g, x in pairs if g != a and x == a)
+        fn = sum(1 for g, x in pairs if g == a and x != a)
+        pr = tp / (tp + fp) if tp + fp else 0.0
+        rc = tp / (tp + fn) if tp + fn else 0.0
+        per[a] = {"precision": round(pr, 3), "recall": round(rc, 3), "f1": round(2 * pr * rc / (pr + rc), 3) if pr + rc else 0.0,
+                  "support": tp + fn}
+    conf = Counter((g, x) for g, x in pairs if g != x).most_common(6)
+    return {"n": len(pairs), "accuracy": round(sum(g == x for g, x in pairs) / max(1, len(pairs)), 4),
+            "macro_f1": round(sum(v["f1"] for v in per.values()) / max(1, len(per)), 4), "per_type": per,
+            "confusions": [f"{g}→{x}: {k}" for (g, x), k in conf]}
+
+
+def challenge(model_dir: str, data: str) -> dict:
+    """The appeal type of a model on the challenge set: model head, intent scores, fused."""
+    from dispatch_nlp.dispatcher import Dispatcher
+    from dispatch_nlp.pipeline import Doc, timed
+    from dispatch_nlp.routing.router import APPEAL_INTENT_WEIGHT, fuse_appeal
+    from dispatch_nlp.types import WorkOrder
+
+    d = Dispatcher.load(model_dir)
+    rows = [json.loads(line) for line in Path(data).read_text(encoding="utf-8").splitlines() if line.strip()]
+    docs = [Doc.from_order(WorkOrder.coerce({"id": r["id"], "title": r.get("title") or "", "text": r["text"]})) for r in rows]
+    for stage in d.stages:
+        docs = timed(stage, docs, 64)
+    seen = []
+    for r, doc in zip(rows, docs):
+        probs = dict(doc.classifier.appeal_probs) if doc.classifier is not None else {}
+        intent = dict(doc.rules.appeal) if doc.rules is not None else {}
+        seen.append((r["split"], r["appeal_type"], probs, intent))
+
+    def pred(probs, intent, mode, w=APPEAL_INTENT_WEIGHT):
+        if mode == "intent" or not probs:
+            return max(intent, key=lambda a: intent[a]) if intent else "其他"
+        return fuse_appeal(probs, intent, 0.0 if mode == "model" else w).label
+
+    out: dict = {"model": str(model_dir), "weight": APPEAL_INTENT_WEIGHT}
+    for split in ("dev", "test"):
+        rows_s = [x for x in seen if x[0] == split]
+        out[split] = {mode: _scores([(g, pred(p, i, mode)) for _s, g, p, i in rows_s])
+                      for mode in ("model", "intent", "fused")}
+    dev = [x for x in seen if x[0] == "dev"]
+    out["dev_weight_sweep"] = {str(w): _scores([(g, pred(p, i, "fused", w)) for _s, g, p, i in dev])["accuracy"]
+                               for w in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)}
+    return out
+
+
 def cue_share(orders) -> dict:
     try:
         from dispatch_nlp.training.corpus.banks import appeal_cues
     except ImportError:  # a generator without appeal cues
         return {}
-    hit, n = Counter(), Counter()
+    try:
+        from dispatch_nlp.training.corpus.intent import intent_cues
+    except ImportError:  # a generator without intent phrasings
+        def intent_cues(text):
+            return set()
+    hit, word, n = Counter(), Counter(), Counter()
     for o in orders:
-        n[o["appeal_type"]] += 1
-        if o["appeal_type"] in appeal_cues(o["text"] + "\n" + (o["title"] or "")):
-            hit[o["appeal_type"]] += 1
+        a = o["appeal_type"]
+        text = o["text"] + "\n" + (o["title"] or "")
+        n[a] += 1
+        in_words = a in appeal_cues(text)
+        word[a] += in_words
+        hit[a] += in_words or a in intent_cues(text)
     return {"all": round(sum(hit.values()) / max(1, sum(n.values())), 4),
-            **{a: round(hit[a] / n[a], 3) for a in APPEALS if n[a]}}
+            **{a: round(hit[a] / n[a], 3) for a in APPEALS if n[a]},
+            "type_words_only": {a: round(word[a] / n[a], 3) for a in APPEALS if n[a]}}
 
 
 def main(argv=None) -> int:
@@ -73,7 +143,20 @@ def main(argv=None) -> int:
     ap.add_argument("--orders", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", default=None, help="write the figures here as JSON")
+    ap.add_argument("--challenge", metavar="MODEL_DIR", help="score this model's appeal type on the challenge set")
+    ap.add_argument("--challenge-data", default=str(Path(__file__).resolve().parents[2] / "shared" / "challenge" / "orders.jsonl"))
     args = ap.parse_args(argv)
+    if args.challenge:
+        res = challenge(args.challenge, args.challenge_data)
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(res, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        for split in ("dev", "test"):
+            for mode, r in res[split].items():
+                f1 = ", ".join(f"{a} {v['f1']}" for a, v in r["per_type"].items())
+                print(f"{split:4} {mode:6} acc {r['accuracy']:.3f}  macro-F1 {r['macro_f1']:.3f}  [{f1}]  {'; '.join(r['confusions'][:3])}")
+        print("dev accuracy by intent weight:", res["dev_weight_sweep"])
+        return 0
 
     t0 = time.perf_counter()
     orders = list(load_generator(args.seed).generate(args.orders))

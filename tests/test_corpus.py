@@ -337,23 +337,72 @@ def test_paraphrase_deterministic_and_spans_intact(world):
             assert 0 <= sp["start"] < sp["end"] <= len(o["text"])
 
 
-# -- appeal type (诉求类型) cues ------------------------------------------------------------------
-def test_text_carries_its_appeal_type(world):
-    """Most orders say their appeal type (投诉/举报/咨询/… in the operator's verb, a title, an opening
-    line or the demand), some stay vague; a model can learn the label from the text."""
+# -- appeal type (诉求类型): intent, not the type's word ---------------------------------------------
+def test_text_carries_its_appeal_intent(world):
+    """Most orders show what the caller wants (a question, a request for help, a complaint about
+    conduct, a report of a violation, a proposal) in phrasings of their type; the type's own word
+    (投诉, 求助) is the exception, as in real orders where the operator writes 反映."""
     from dispatch_nlp.training.corpus.banks import APPEAL_MARKERS, appeal_cues
+    from dispatch_nlp.training.corpus.intent import intent_cues
 
     _gen, _orders, gaz, units, cat = world
-    orders = list(CorpusGenerator(cat, gaz, units, seed=5).generate(600))
-    n, hit = Counter(), Counter()
+    orders = list(CorpusGenerator(cat, gaz, units, seed=5).generate(700))
+    n, intent, word = Counter(), Counter(), Counter()
     for o in orders:
         body = o["text"][:o["trail_start"]] if o["has_trail"] else o["text"]
-        cues = appeal_cues(normalize_text(body + "\n" + (o["title"] or "")))
-        n[o["appeal_type"]] += 1
-        hit[o["appeal_type"]] += o["appeal_type"] in cues
+        text = body + "\n" + (o["title"] or "")
+        a = o["appeal_type"]
+        n[a] += 1
+        intent[a] += a in intent_cues(text) or a in appeal_cues(normalize_text(text))
+        word[a] += any(w in text for w in APPEAL_MARKERS[a][:2])  # 投诉/投诉过, 求助/帮忙, …
     assert set(n) == set(cat.appeal_types) == set(APPEAL_MARKERS)  # every type appears, each has cues
-    share = sum(hit.values()) / len(orders)
-    assert 0.75 <= share <= 0.97, share  # mostly said, not always
-    for a, k in n.items():
-        if k >= 20:
-            assert hit[a] / k >= 0.6, (a, hit[a], k)
+    for a in ("咨询", "求助", "投诉", "举报", "建议"):
+        assert intent[a] / n[a] >= 0.6, (a, intent[a], n[a])
+    assert word["投诉"] / n["投诉"] < 0.45 and word["求助"] / n["求助"] < 0.6, (word, n)
+    share = sum(intent.values()) / len(orders)
+    assert 0.7 <= share <= 0.98, share  # mostly said, not always (vague orders, typos, traditional characters)
+
+
+def test_questions_do_not_mean_consult(world):
+    """Complaints, reports and requests for help ask questions too (这合理吗？什么时候能修好？)."""
+    _gen, _orders, gaz, units, cat = world
+    orders = list(CorpusGenerator(cat, gaz, units, seed=6).generate(700))
+    asked = Counter(o["appeal_type"] for o in orders if "？" in o["text"] or "?" in o["text"])
+    assert asked["投诉"] > 10 and asked["求助"] > 10 and asked["举报"] > 3, asked
+
+
+def test_heldout_intent_phrasings_never_in_train(world):
+    """A third of the intent phrasings only dev/test orders use (the appeal score on the generated
+    test split measures phrasings the model never saw); training orders never carry them."""
+    from dispatch_nlp.training.corpus.intent import phrasings
+
+    _gen, _orders, gaz, units, cat = world
+    orders = list(CorpusGenerator(cat, gaz, units, seed=7).generate(900))
+    held_used = 0
+    for a in ("咨询", "求助", "投诉", "举报", "建议"):
+        held = set(phrasings(a, "held")) - set(phrasings(a, "train"))
+        held = {p for p in held if not any(p in t for t in phrasings(a, "train"))}
+        assert held, a
+        for o in orders:
+            if o["appeal_type"] != a:
+                continue
+            hit = [p for p in held if p in o["text"]]
+            if o["split"] == "train":
+                assert not hit, (hit, o["text"])
+            else:
+                held_used += bool(hit)
+    assert held_used > 20
+
+
+def test_hotline_record_shapes(world):
+    """The shapes real exports have: the problem named at the end of an operator summary with the
+    standard note, 工单来源：… 市民原文：…, 此单为…简易工单, repeat calls 同热线-…, masked personal data,
+    enterprise-service requests with a masked credit code."""
+    gen, orders, *_ = world
+    texts = [o["text"] for o in gen.generate(1500)]
+    assert any("注：请及时向来电人反馈办理情况" in t and "\n" in t for t in texts)
+    assert any(t.startswith("工单来源：") and "市民原文：" in t for t in texts)
+    assert any("简易工单。" in t for t in texts)
+    assert any(t.startswith("同热线-") for t in texts)
+    assert any("****" in t for t in texts)
+    assert any("统一社会信用代码：" in t for t in texts)

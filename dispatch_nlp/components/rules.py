@@ -1,9 +1,10 @@
-"""Catalog rules: keyword evidence for categories, emergency and exclusion markers, appeal-type cues.
+"""Catalog rules: keyword evidence for categories, emergency and exclusion markers, appeal-type intent.
 
 ``RulesStage(catalog)`` builds one Aho-Corasick automaton over every leaf's keywords and name and over
 the emergency and exclusion markers. For a ``Doc`` it stores a ``RulesEvidence`` in ``doc.rules``: a score per catalog leaf (keywords shared by many leaves count less),
 the matches that produced them (for the explanation), an emergency transfer if a marker fired, an
-exclusion if one did, and appeal-type cue scores.
+exclusion if one did, and appeal-type intent scores (``appeal_intent``: questions, requests for help,
+complaints about conduct, reports of violations, proposals).
 """
 
 from __future__ import annotations
@@ -15,18 +16,9 @@ from dataclasses import dataclass, field
 
 import ahocorasick
 
+from dispatch_nlp.components.appeal_intent import appeal_intent
 from dispatch_nlp.pipeline.component import BaseComponent
 from dispatch_nlp.pipeline.doc import Doc
-
-# Cues for the appeal type, checked in the order written; the first with hits wins ties.
-APPEAL_CUES: dict[str, tuple[str, ...]] = {
-    "举报": ("举报", "偷排", "非法", "违法经营", "无证经营", "偷税", "黑车", "私自", "违规"),
-    "投诉": ("投诉", "不作为", "态度恶劣", "态度差", "扰民", "推诿", "拒不", "不给", "拖欠", "严重影响", "不满"),
-    "咨询": ("咨询", "请问", "想了解", "如何办理", "怎么办理", "需要什么材料", "是否可以", "能否", "有没有政策", "流程"),
-    "求助": ("求助", "帮忙", "帮助", "救助", "困难", "没有暖气", "停水", "停电", "被困", "请求"),
-    "建议": ("建议", "希望增设", "提议", "能不能增加", "应该", "增设", "改进"),
-    "表扬": ("表扬", "感谢", "锦旗", "点赞", "致谢", "非常满意"),
-}
 
 # Generic emergency markers that hold whatever the category (the catalog adds its own per item).
 GENERIC_EMERGENCY: dict[str, tuple[str, ...]] = {
@@ -169,9 +161,6 @@ class RulesStage(BaseComponent):
         for number, markers in GENERIC_EMERGENCY.items():
             for marker in markers:
                 entries[marker].append(("emergency", None, number))
-        for label, cues in APPEAL_CUES.items():
-            for cue in cues:
-                entries[cue].append(("appeal", None, label))
         # Rarer phrases are stronger evidence: idf over the leaves that list them.
         n_leaves = max(len(list(catalog.leaves())), 1)
         self.weight = {kw: math.log(1 + n_leaves / len(codes)) for kw, codes in leaf_count.items()}
@@ -209,7 +198,6 @@ class RulesStage(BaseComponent):
                         ev.emergency = (extra, Match(phrase, start, end, kind, code, actuality, cue))
                 elif kind == "exclusion" and ev.exclusion is None:
                     ev.exclusion = (extra, Match(phrase, start, end, kind, code))
-                elif kind == "appeal":
-                    ev.appeal[extra] = ev.appeal.get(extra, 0.0) + 1.0
+        ev.appeal = appeal_intent(text)  # what the caller asks for (components/appeal_intent.py)
         doc.rules = ev
         return doc

@@ -32,6 +32,28 @@ APPEAL_FALLBACK = "其他"  # the appeal type when nothing says which
 NOT_LIVE_WORDS = {"past": "既往发生", "chronic": "长期存在", "hypothetical": "可能发生", "unclear": "时间不明"}
 
 
+# How much the intent patterns (``doc.rules.appeal``: questions, requests for help, complaints about
+# conduct, reports of violations, proposals; components/appeal_intent.py) count beside the model's
+# appeal head, which learnt generated phrasings: p(type) ∝ p_model(type) · exp(weight · intent score).
+# Fitted on the challenge set's dev half (benchmarks/appeal_bench.py --challenge).
+APPEAL_INTENT_WEIGHT = 1.0
+
+
+def fuse_appeal(probs: dict[str, float], intent: dict[str, float], weight: float) -> AppealType:
+    """The appeal type from a model's probabilities (``probs``, type → p) and intent scores (``intent``,
+    type → summed pattern weights; types the model does not know are ignored): a log-linear product,
+    renormalized; the confidence is the winner's fused probability. Ties go to the type first in
+    ``probs``."""
+    import math
+
+    logits = {a: math.log(max(p, 1e-9)) + weight * intent.get(a, 0.0) for a, p in probs.items()}
+    top = max(logits.values())
+    exp = {a: math.exp(v - top) for a, v in logits.items()}
+    total = sum(exp.values())
+    label = max(exp, key=lambda a: exp[a])
+    return AppealType(label, round(exp[label] / total, 4))
+
+
 class Router:
     name = "route"
 
@@ -133,12 +155,13 @@ class Router:
 
     # -- appeal type ----------------------------------------------------------------------------
     def _appeal(self, doc) -> AppealType:
-        model = doc.classifier
-        if model is not None and getattr(model, "appeal_probs", None):
-            label, p = max(model.appeal_probs.items(), key=lambda kv: kv[1])
-            return AppealType(label, round(p, 4))
+        """The appeal type: the model's appeal head fused with the intent scores of the rules stage
+        (``fuse_appeal``); the intent scores alone without a model; 其他 when neither says anything."""
         rules = doc.rules
         cues = rules.appeal if rules is not None else {}
+        model = doc.classifier
+        if model is not None and getattr(model, "appeal_probs", None):
+            return fuse_appeal(model.appeal_probs, cues, APPEAL_INTENT_WEIGHT)
         if not cues:
             return AppealType(APPEAL_FALLBACK, self.settings.appeal_default_confidence)
         label, hits = max(cues.items(), key=lambda kv: kv[1])

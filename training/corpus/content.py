@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from .intent import intent_text
 from .situations import L2_IMPACTS, LEAF_SITUATIONS
 from .topics import GENERIC, topics_for
 
@@ -122,6 +123,7 @@ def shared_text(gazetteer=None) -> str:
     here = Path(__file__).resolve().parent
     parts = [(here / f).read_text(encoding="utf-8") for f in SHARED_SOURCES]
     parts += [" ".join(KW_OP + KW_FP + KW_PAIR + KW_Q + TITLE_KW + EMERGENCY_FRAMES + EXCLUSION_FRAMES)]
+    parts += [intent_text()]
     if gazetteer is not None and hasattr(gazetteer, "surfaces"):
         parts.append("\n".join(s for s, _c, _k in gazetteer.surfaces()))
     return "\n".join(parts)

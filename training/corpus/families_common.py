@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from . import banks, personal
 from .content import EMERGENCY_FRAMES, EXCLUSION_FRAMES, KW_FP, KW_OP, KW_PAIR, KW_Q, TITLE_KW
+from .intent import IntentBank, party
 
 # Keyword-free questions and titles (the problem is told, not named).
 SIT_Q = ("{s}，这种情况该找哪个部门", "{s}，这事归谁管", "像{s}这种情况，有什么规定吗", "{s}，我们该怎么办",
@@ -20,7 +21,7 @@ class Ctx:
     """The content of one order, with helpers that draw its phrases."""
 
     def __init__(self, rng, lb, appeal, place, caller_place, other_place, pii_kinds, marker, marker_kind,
-                 second, distract, company, pool=None, side="train"):
+                 second, distract, company, pool=None, side="train", intent: IntentBank | None = None):
         self.rng = rng
         self.lb = lb
         self.leaf = lb.leaf
@@ -43,7 +44,10 @@ class Ctx:
         self.title = None
         self._sit_used: list[str] = []
         self.said: set[str] = set()
-        self.vague = rng.random() < 0.08
+        self.vague = rng.random() < 0.05
+        self.intent = intent if intent is not None else IntentBank(side, 0)
+        self.party = party(self.leaf, rng)
+        self._stances = 0
 
     # -- phrases ------------------------------------------------------------------------------
     def pick(self, bank):
@@ -96,7 +100,29 @@ class Ctx:
         if self.marker:
             frames = EMERGENCY_FRAMES if self.marker_kind == "emergency" else EXCLUSION_FRAMES
             parts.insert(rng.randrange(len(parts) + 1), rng.choice(frames).format(m=self.marker))
+        st = self.stance(fp=fp)
+        if st:
+            parts.append(st)
         return "，".join(parts)
+
+    def stance(self, p: float | None = None, fp: bool = False) -> str | None:
+        """A sentence that shows what the caller wants without naming the type (一直推诿 for a
+        complaint, 对方没有任何手续 for a report, 家里就两个老人 for a request for help), at most two
+        per order; None for vague orders and by chance."""
+        if self.vague or self._stances >= 2 or self.appeal in ("表扬", "其他"):
+            return None
+        if self.rng.random() >= (self.P_STANCE if p is None else p):
+            return None
+        bank = self.intent.stance.get(self.appeal)
+        if not bank:
+            return None
+        if fp:
+            bank = [x for x in bank if not x.startswith("来电人")] or bank
+        self._stances += 1
+        t = self.pick(bank).format(p=self.party)
+        if not fp and "我" in t and not t.startswith("来电人"):  # the operator reports what the caller said
+            t = self.pick(("来电人称", "来电人表示", "据来电人讲，")) + t.replace("我们", "他们").replace("我", "自己")
+        return t
 
     def ref(self) -> str:
         """How a later sentence names the matter: a keyword, or (keyword-free) a short reference."""
@@ -115,17 +141,24 @@ class Ctx:
         return t
 
     # -- the appeal type ------------------------------------------------------------------------
-    # Each place that can say the appeal type (the operator's verb, a citizen's opening line, a
-    # title, the demand at the end) does so with its own chance; ``vague`` orders (~10%) say it
-    # nowhere (反映 + a generic want), as many real ones do.
-    P_VERB, P_OPEN_FP, P_WANT, P_TITLE = 0.8, 0.6, 0.85, 0.4
+    # The type is told mostly by intent (``intent.py``): a stance sentence beside the problem, the
+    # demand at the end, a question that fits the type. The literal word (来电投诉, 我要举报, a title
+    # prefix 投诉：) comes with its own, smaller chance per type: operators write 咨询 and 举报 often,
+    # 投诉 and 求助 seldom (反映 is the usual verb). ``vague`` orders (~5%) say it nowhere.
+    P_STANCE, P_OPEN_FP, P_WANT, P_TITLE = 0.6, 0.2, 0.85, 0.2
+    P_VERB_BY_TYPE = {"咨询": 0.55, "求助": 0.12, "投诉": 0.18, "举报": 0.35, "建议": 0.35, "表扬": 0.6, "其他": 0.5}
 
     def cued(self, p: float) -> bool:
         return self.rng.random() < p and not self.vague
 
+    def literal(self, p: float | None = None) -> bool:
+        """Whether this place names the type by its word (来电投诉, 举报, …)."""
+        return self.cued(self.P_VERB_BY_TYPE.get(self.appeal, 0.3) if p is None else p)
+
     def verb(self, generic, p=None, short=False) -> str:
-        """The operator's verb: 来电投诉 / 来电举报 / … for the order's type, else one of ``generic``."""
-        if self.cued(self.P_VERB if p is None else p):
+        """The operator's verb: 来电投诉 / 来电举报 / … for the order's type (by its own chance), else a
+        neutral one of ``generic``."""
+        if self.literal(p):
             return self.pick((banks.APPEAL_VERB if short else banks.APPEAL_VERB_OP)[self.appeal])
         return generic if isinstance(generic, str) else self.pick(generic)
 
@@ -147,14 +180,18 @@ class Ctx:
             return base, False
         if a == "咨询" and r.random() < 0.4:
             return r.choice(("告知", "解答", "答复")) + self.question(), False
-        if a == "建议" and r.random() < 0.5:
+        if a == "建议" and r.random() < 0.3:
             return base + "。" + self.pick(banks.SUGGEST).format(dept=self.pick(banks.DEPT)), False
-        cue = self.pick(banks.APPEAL_WANT[a])
+        intent = self.intent.want.get(a)
+        if intent and (a != "其他") and r.random() < 0.75:
+            cue = self.pick(intent).format(p=self.party)
+        else:
+            cue = self.pick(banks.APPEAL_WANT[a])
         x = r.random()  # the cue mostly goes beside the leaf's own want, which carries the category
-        if x < 0.15 or a == "其他":
+        if x < 0.2 or a == "其他":
             return cue, False
         if x < 0.65:
-            return base + r.choice(("，并", "，同时", "，")) + cue, False
+            return base + r.choice(("，并", "，同时", "，", "，还要")) + cue, False
         return cue + "，" + base, False
 
     def want(self) -> str:
@@ -168,7 +205,23 @@ class Ctx:
             return ("" if fp else self.pick(("来电人称", "市民称", "另外，", ""))) + w
         return (leads if isinstance(leads, str) else self.pick(leads)) + w
 
+    def ask(self) -> str | None:
+        """A question of the order's type that is not a request for information (什么时候能恢复,
+        这合理吗, 这不是违规吗), for orders other than 咨询; None otherwise."""
+        if self.appeal == "咨询" or self.vague:
+            return None
+        bank = self.intent.ask.get(self.appeal)
+        return self.pick(bank) if bank else None
+
     def question(self):
+        """A question: about the leaf's matter (how to apply, who is in charge) for 咨询 orders and
+        some others; for other types mostly one that fits their intent (see ``ask``)."""
+        if self.appeal != "咨询" and self.rng.random() < 0.6:
+            q = self.ask()
+            if q:
+                return q
+        if self.appeal == "咨询" and self.rng.random() < 0.25:
+            return self.pick(self.intent.ask["咨询"])
         if self.pool.questions and self.rng.random() < 0.5:
             return self.pick(self.pool.questions)
         if self.kws:
@@ -188,15 +241,15 @@ class Ctx:
             else:
                 sit = self.situation()
                 self.title = sit.split("，")[0] if sit and self.rng.random() < 0.7 else self.pick(TITLE_FREE)
-            if self.cued(self.P_TITLE):
+            if self.literal(self.P_TITLE):
                 pre = self.pick(banks.APPEAL_TITLE[self.appeal])
                 forms = (pre + "：" + self.title, pre + self.title, "关于" + self.title + "的" + pre)
                 self.title = self.rng.choice(forms[:2] if self.title.startswith("关于") else forms)
         return self.title
 
     def lead(self):
-        if self.vague:
-            return self.pick(("反映", "反映问题", "称"))
+        if self.vague or not self.literal():
+            return self.pick(("反映", "反映问题", "称", "表示", "反映一事"))
         return self.pick(banks.APPEAL_LEAD.get(self.appeal, banks.APPEAL_LEAD["其他"]))
 
     # -- pieces into the builder -----------------------------------------------------------------
@@ -208,6 +261,9 @@ class Ctx:
 
     def put_pii(self, b, kinds=None):
         for kind in (self.pii_kinds if kinds is None else kinds):
+            if kind == "masked":  # personal data the export already masked (138****5678, 王**)
+                b.protect(personal.masked(self.rng) + self.pick(("，", "。", "；")))
+                continue
             if kind == "name_caller":  # 来电人X: a name the masker's label list does not cover
                 b.protect("来电人")
                 b.pieces.append([3, personal.full_name(self.rng), {"kind": "name"}])

@@ -33,7 +33,7 @@ def co_role(c, b):
         b.add("公司位于")
         c.put_place(b)
         b.add("，")
-    if c.appeal != "咨询" and c.cued(0.8):
+    if c.appeal != "咨询" and c.literal():
         b.add(c.pick(banks.APPEAL_VERB[c.appeal]), "，并")
     b.add(r.choice(("咨询", "询问", "想了解")), c.question(), "。", r.choice(("来电人表示", "据称")), c.problem(rich=False), "。")
     c.put_pii(b)
@@ -65,7 +65,7 @@ def co_kv(c, b):
         b.add("企业地址：")
         c.put_place(b)
         b.add("\n")
-    field = c.pick(banks.APPEAL_FIELD[c.appeal]) if c.cued(0.75) else r.choice(("政策咨询", "办事求助", "营商环境", "投诉", "其他"))
+    field = c.pick(banks.APPEAL_FIELD[c.appeal]) if c.cued(0.6) else r.choice(("政策咨询", "办事求助", "营商环境", "投诉", "其他"))
     b.add("诉求类别：", field, "\n")
     b.add("诉求内容：", c.problem(), "。", c.want(), "。")
     if c.pii_kinds:
@@ -75,7 +75,7 @@ def co_kv(c, b):
 
 def co_terse(c, b):
     r = c.rng
-    if c.cued(0.8):
+    if c.literal():
         b.add("企业", c.pick(banks.APPEAL_VERB[c.appeal]), "：", _company_line(c), "，", c.question(), "？")
     else:
         b.add(r.choice(("企业咨询：", "企业来电：", "涉企诉求：")), _company_line(c), "，", c.question(), "？")
@@ -94,6 +94,29 @@ def co_staff(c, b):
         c.put_place(b)
         b.add("）")
     b.add(r.choice(("存在", "出现")), "问题：", c.problem(), "。", c.impact(), "。")
+    c.put_extras(b)
+    b.add(c.wish(banks.WANT_LEAD_OP), "。")
+    c.put_pii(b)
+
+
+def _credit_code(r):
+    """A unified social credit code as exports show it: masked in the middle."""
+    return "91110" + "".join(r.choice("0123456789") for _ in range(3)) + "*" * 8 + "".join(r.choice("0123456789ABCDEFGHJK") for _ in range(2))
+
+
+def co_service(c, b):
+    """An enterprise-service request through the operator: the company (its credit code masked), the
+    person handling it, what is stuck, what they need."""
+    r = c.rng
+    b.add(r.choice(("企业服务：", "涉企诉求：", "")), c.company)
+    if r.random() < 0.5:
+        b.add("（统一社会信用代码：", _credit_code(r), "）")
+    b.add(r.choice(("经办人", "财务人员", "行政人员", "负责人")), c.verb(("来电反映", "来电称", "反映")), "，")
+    if c.place is not None:
+        b.add(r.choice(("公司在", "企业位于", "经营地址在")))
+        c.put_place(b)
+        b.add("，")
+    b.add(c.problem(), "，", c.pick(banks.COMPANY_NEEDS), "。")
     c.put_extras(b)
     b.add(c.wish(banks.WANT_LEAD_OP), "。")
     c.put_pii(b)

@@ -97,13 +97,17 @@ def _fp_compare(c, b):
 _FP_BODIES = {"i": _fp_intro_first, "p": _fp_problem_first, "q": _fp_question, "c": _fp_compare}
 
 
-def _online(header: str, title_label: str, body_label: str, body: str):
+def _online(header: str, title_label: str, body_label: str, body: str, channels: tuple[str, ...] | None = None,
+            same_line: bool = False):
+    """A family: ``header`` (with the channel, one of ``channels``), a title line, a body label and one of
+    the first-person bodies; ``same_line`` puts the body right after the header (工单来源：微信服务号
+    市民原文：…)."""
     def fam(c, b):
         r = c.rng
-        ch = r.choice(banks.CHANNELS_ONLINE)
+        ch = r.choice(channels or banks.CHANNELS_ONLINE)
         c.channel = ch
         if header:
-            b.add(header.format(ch=ch), "\n")
+            b.add(header.format(ch=ch), "" if same_line else "\n")
         if title_label:
             b.add(title_label, c.make_title(), "\n")
         else:

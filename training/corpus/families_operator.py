@@ -30,7 +30,7 @@ def op_classic(c, b):
 
 def op_claim(c, b):
     r = c.rng
-    if c.cued(c.P_VERB):
+    if c.literal():
         b.add(r.choice(("来电人", "市民")), c.pick(banks.APPEAL_VERB_OP[c.appeal]), "称，")
     else:
         b.add(r.choice(("来电人称，", "市民来电称，", "据来电人讲，", "来电人表示，")))
@@ -64,7 +64,7 @@ def op_kv(c, b):
 
 def op_terse(c, b):
     r = c.rng
-    if c.cued(0.4):
+    if c.literal():
         b.add(c.pick(banks.APPEAL_VERB[c.appeal]), "：")
     c.put_place(b)
     end = c.wish(("要求", "请", "望")) if c.cued(c.P_WANT) else r.choice(("请处理", "要求处理", "希望尽快解决", "请核实", "望解决"))
@@ -105,11 +105,13 @@ def op_caller_first(c, b):
 
 def op_question(c, b):
     r = c.rng
-    if c.appeal == "咨询" or not c.cued(0.8):
-        b.add(c.pick(banks.SPEAKER), r.choice(("来电咨询：", "咨询：", "来电询问，")), c.question(), "？")
-    else:  # another type, with a question on the side
+    if c.appeal == "咨询":
+        b.add(c.pick(banks.SPEAKER), r.choice(("来电咨询：", "咨询：", "来电询问，", "来电问：", "来电想知道，")), c.question(), "？")
+    elif c.literal():  # another type, named, with a question on the side
         b.add(c.pick(banks.SPEAKER), c.pick(banks.APPEAL_VERB_OP[c.appeal]), r.choice(("并询问：", "，同时问：", "，并问：")),
               c.question(), "？")
+    else:  # another type told by its question (什么时候能修好？这合理吗？)
+        b.add(c.pick(banks.SPEAKER), r.choice(("来电问：", "来电反映并询问：", "来电称，")), c.question(), "？")
     if c.place is not None:
         b.add(r.choice(("来电人位于", "事涉地点：", "地址：")))
         c.put_place(b)
@@ -122,10 +124,53 @@ def op_question(c, b):
     b.add(r.choice(("来电希望得到明确答复。", "希望相关部门给予解答。", "请告知。", "注：请及时向来电人反馈办理情况。")))
 
 
+def op_summary(c, b):
+    """The shape of an exported operator summary: what happened, what is wanted, then the problem named
+    outright (来电反映XX问题) and the standard note on its own line."""
+    r = c.rng
+    b.add(c.pick(banks.SPEAKER), c.verb(("来电反映", "来电称", "致电反映", "来电表示")), r.choice(("，", "：", "，")))
+    c.put_place(b)
+    b.add(c.problem(), "。")
+    if r.random() < 0.5:
+        b.add(c.impact(), "。")
+    c.put_extras(b)
+    b.add(c.wish(banks.WANT_LEAD_OP), "。")
+    c.put_pii(b)
+    named = c.pick(c.kws) if c.kws else (c._sit_used[0].split("，")[0] if c._sit_used else None)
+    if named:
+        b.add(r.choice(("来电反映", "来电人反映", "市民反映", "反映")), named, r.choice(("问题", "的问题", "一事")), "。")
+    if r.random() < 0.7:
+        b.add("\n", r.choice(("注：请及时向来电人反馈办理情况。", "注：请及时向来电人反馈办理情况。", c.pick(banks.NOTE))))
+
+
 # ---------------------------------------------------------------------------------------------
 # Follow-ups
 def _order_no(r):
     return f"{r.choice(('', 'GD', 'JS'))}{r.randint(2023, 2025)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{r.randint(10000, 99999)}"
+
+
+def _same_line_no(r):
+    """A repeat-call reference as exports write it: 同热线-YYMMDD-NNNNNN."""
+    return f"同热线-{r.randint(23, 25)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}-{r.randint(1, 39999):06d}"
+
+
+_BEFORE = ("上次反映后说会处理", "上次来电后有工作人员来看过", "前期答复称已协调", "之前的工单答复说已经办结",
+           "上次反映后社区来人登记过", "上回说会转给主管部门")
+_NOW = ("但到现在没有任何变化", "可情况还是老样子", "过了几天又恢复原样", "至今没人再联系过", "实际问题并没有解决")
+
+
+def fu_same_line(c, b):
+    """A repeat call that cites the earlier order (同热线-…) and what happened since."""
+    r = c.rng
+    b.add(_same_line_no(r), r.choice(("，", "，", " ")), c.pick(banks.SPEAKER),
+          r.choice(("再次来电", "第二次来电", "第三次来电", "又一次来电")), c.verb("反映", short=True), "，")
+    c.put_place(b)
+    b.add(c.problem(), "。", r.choice(_BEFORE), "，", r.choice(_NOW), "。")
+    c.put_extras(b)
+    b.add(c.wish(banks.WANT_LEAD_OP), "。")
+    c.put_pii(b)
+    if r.random() < 0.3:
+        b.add("关联工单：", _same_line_no(r), "。")
 
 
 def fu_supplement(c, b):

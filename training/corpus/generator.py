@@ -17,14 +17,13 @@ from . import banks, mess
 from .builder import PLAIN, Builder, apply_fullwidth, apply_traditional
 from .content import build_leaf_banks, shared_text
 from .families import FAMILIES, Ctx
+from .intent import PROFILE_WEIGHTS, IntentBank, leaf_profile
 from .paraphrase import Paraphraser, vector_neighbours
 from .places import InventedMap, PlaceRenderer
 
 # Styles in the order a leaf meets them (operator summaries are the most common in real history).
 STYLE_CYCLE = ("operator", "online", "operator", "followup", "letter", "operator", "company", "online", "operator", "letter")
 APPEALS = ("咨询", "求助", "投诉", "举报", "建议", "表扬", "其他")
-_W_COMPLAINT = (8, 22, 36, 12, 8, 2, 4)
-_W_CONSULT = (55, 18, 10, 3, 8, 2, 4)
 _EMERGENCY_TRANSFERS = {"110", "119", "120", "122"}
 _CHANNEL = {"operator": "热线电话", "followup": "热线电话", "company": "企业服务热线"}
 _DEFAULT_RATIOS = (0.8, 0.1, 0.1)
@@ -97,6 +96,8 @@ class CorpusGenerator:
         self.catalog_version = getattr(catalog, "version", None)
         self.appeal_types = tuple(getattr(catalog, "appeal_types", ()) or ())
         self._streets = self.render.streets
+        self.intent = {side: IntentBank(side, 1 / 3 if kw_holdout > 0 else 0) for side in ("train", "held")}
+        self._profile = {leaf.code: leaf_profile(leaf, self.banks[leaf.code].consult) for leaf in self.leaves}
 
     # -- public -----------------------------------------------------------------------------------
     def generate(self, n: int, start: int = 0) -> Iterator[dict]:
@@ -139,7 +140,7 @@ class CorpusGenerator:
         if kw_free and not (pool.sits or pool.problems):
             kw_free, pool = False, lb.pools[(side, False)]
 
-        appeal = rng.choices(APPEALS, weights=_W_CONSULT if lb.consult else _W_COMPLAINT)[0]
+        appeal = rng.choices(APPEALS, weights=PROFILE_WEIGHTS[self._profile[leaf.code]])[0]
         if self.appeal_types and appeal not in self.appeal_types:
             appeal = self.appeal_types[0]
         if style == "company" and appeal in ("表扬",):
@@ -198,13 +199,15 @@ class CorpusGenerator:
             pii.append("plate")
         if style == "online" and rng.random() < 0.04:
             pii.append("email")
+        if rng.random() < (0.15 if style in ("operator", "followup", "company") else 0.08):
+            pii.append("masked")  # already masked in the export (138****5678)
 
         company = None
         if style == "company":
             company = "北京" + rng.choice(banks.COMPANY_PREFIX) + rng.choice(banks.COMPANY_KIND) + rng.choice(banks.COMPANY_SUFFIX)
 
         c = Ctx(rng, lb, appeal, place, caller, other, pii, marker, marker_kind, second, distract, company,
-                pool=pool, side=side)
+                pool=pool, side=side, intent=self.intent[side])
         c.channel = _CHANNEL.get(style)
         body = Builder()
         if style in ("operator", "followup") and rng.random() < 0.05 and c.pii_kinds:

@@ -105,3 +105,18 @@ def make(rng, kind: str) -> tuple[str, str, str]:
     else:
         trailer = rng.choice(("，", "。", "；", "，"))
     return label, value, trailer
+
+
+def masked(rng) -> str:
+    """Personal data as an export shows it once masked (no span: nothing left to mask): a mobile with
+    its middle four digits starred, a surname and stars, an ID number's middle, a masked address."""
+    r = rng.random()
+    if r < 0.45:
+        n = mobile(rng).replace(" ", "").replace("-", "")
+        return rng.choice(("联系电话：", "来电号码：", "手机", "联系方式：")) + n[:3] + "****" + n[7:]
+    if r < 0.7:
+        return rng.choice(("来电人：", "联系人：", "姓名：")) + rng.choice(banks.SURNAME) + rng.choice(("**", "*", "某某", "先生", "女士"))
+    if r < 0.85:
+        i = id_number(rng)
+        return rng.choice(("身份证号：", "证件号码：")) + i[:6] + "*" * 8 + i[14:]
+    return rng.choice(("详细地址：", "住址：")) + "****"

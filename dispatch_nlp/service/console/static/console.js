@@ -99,6 +99,11 @@ function renderDecision(v, into) {
   into.replaceChildren(
     h("h2", {}, "判断 ", h("span", {class: "route route-" + v.route, id: "route"}, ROUTE_NAMES[v.route] || v.route),
       ` 综合置信度 ${pct(v.confidence)}`),
+    h("h3", {}, "工单正文（个人信息已遮蔽）"),
+    v.text ? markedText(v.text, v.marks) : h("p", {class: "muted"}, "批量结果文件不含正文。"),
+    h("p", {class: "legend"}, h("mark", {class: "keyword"}, "类别关键词"), h("mark", {class: "place"}, "属地依据"),
+      h("mark", {class: "other_place"}, "其他地名"), h("mark", {class: "other_keyword"}, "其他类别词"),
+      h("mark", {class: "emergency"}, "紧急/非受理线索"), h("mark", {class: "pii"}, "已遮蔽")),
     h("dl", {},
       h("dt", {}, "工单"), h("dd", {}, v.order_id || "—"),
       h("dt", {}, "类别"), h("dd", {id: "category"}, (c.path || []).join(" > ") || "未分类",
@@ -110,12 +115,7 @@ function renderDecision(v, into) {
       h("dt", {}, "协办单位"), h("dd", {}, v.cooperating.map(u => u.name).join("、") || "—"),
       h("dt", {}, "诉求类型"), h("dd", {}, v.appeal ? `${v.appeal.label}（${pct(v.appeal.confidence)}）` : "—"),
       h("dt", {}, "标记"), h("dd", {class: "flags"}, v.flags.length ? v.flags.map(f => h("span", {}, f)) : "—"),
-      h("dt", {}, "理由"), h("dd", {}, h("ul", {}, v.explanation.map(x => h("li", {}, x))))),
-    h("h3", {}, "工单正文（个人信息已遮蔽）"),
-    v.text ? markedText(v.text, v.marks) : h("p", {class: "muted"}, "批量结果文件不含正文。"),
-    h("p", {class: "legend"}, h("mark", {class: "keyword"}, "类别关键词"), h("mark", {class: "place"}, "属地依据"),
-      h("mark", {class: "other_place"}, "其他地名"), h("mark", {class: "other_keyword"}, "其他类别词"),
-      h("mark", {class: "emergency"}, "紧急/非受理线索"), h("mark", {class: "pii"}, "已遮蔽")));
+      h("dt", {}, "理由"), h("dd", {}, h("ul", {}, v.explanation.map(x => h("li", {}, x))))));
 }
 
 async function dispatchOrder(ev) {
@@ -126,6 +126,9 @@ async function dispatchOrder(ev) {
   try {
     const r = await api("/console/api/analyze", {order, record: true});
     S.view = viewFromDecision(r.decision, r.view.text, r.view.marks, {title_len: r.view.title_len});
+    // The form keeps only what the model read: personal data masked, as everywhere on the page.
+    $("o-text").value = r.view.text.slice(r.view.title_len);
+    if (r.view.title_len) $("o-title").value = r.view.text.slice(0, r.view.title_len - 1);
     S.fromQueue = null;
     $("queue-note").hidden = true;
     renderDecision(S.view, $("decision"));

@@ -53,11 +53,11 @@ function plotHourly(hours, routeNames) {
 
 /* Horizontal bars, now vs baseline: rows = [{name, count, baseline_daily}]. */
 function plotCompare(rows) {
-  const w = 620, rh = 22, left = 230;
+  const w = 620, rh = 22, left = 200;
   const h = Math.max(1, rows.length) * rh + 6;
   const max = Math.max(1, ...rows.map(r => Math.max(r.count, r.baseline_daily)));
   const svg = svgEl("svg", {viewBox: `0 0 ${w} ${h}`, width: "100%", role: "img", "aria-label": "对比图"});
-  const x = v => (w - left - 40) * v / max;
+  const x = v => (w - left - 110) * v / max;
   rows.forEach((r, i) => {
     const y0 = 4 + i * rh;
     const name = r.name.length > 18 ? "…" + r.name.slice(-17) : r.name;
@@ -72,11 +72,11 @@ function plotCompare(rows) {
 
 /* Hot spots: count (red) against the bound that flags it (tick). */
 function plotHot(spots) {
-  const w = 620, rh = 24, left = 300;
+  const w = 620, rh = 24, left = 220;
   const h = Math.max(1, spots.length) * rh + 6;
   const max = Math.max(1, ...spots.map(s => Math.max(s.count, s.bound)));
   const svg = svgEl("svg", {viewBox: `0 0 ${w} ${h}`, width: "100%", role: "img", "aria-label": "热点"});
-  const x = v => (w - left - 60) * v / max;
+  const x = v => (w - left - 150) * v / max;
   spots.forEach((s, i) => {
     const y0 = 4 + i * rh;
     const cat = s.category_name.split(" > ").pop();

@@ -132,7 +132,7 @@ def fit_isotonic(x: np.ndarray, y: np.ndarray, min_count: int = 10) -> Calibrato
         py += [s / n, s / n]
     px.append(1.0)
     py.append(py[-1])
-    return Calibrator(tuple(float(v) for v in np.maximum.accumulate(np.clip(px, 0, 1)).round(5)),
+    return Calibrator(tuple(float(v) for v in np.maximum.accumulate(np.clip(px, 0, 1))),
                       tuple(float(v) for v in np.maximum.accumulate(np.clip(py, 0, 1)).round(5)))
 
 

@@ -118,6 +118,8 @@ class UnitModel:
         self.by_cat: dict[str, dict[str, float]] = data.get("by_category", {})
         self.by_cat_district: dict[str, dict[str, float]] = data.get("by_category_district", {})
         self.by_cat_gram: dict[str, dict[str, float]] = data.get("by_category_gram", {})
+        # The categories that have any n-gram counts: the others skip the per-gram lookups.
+        self._gram_categories = {key.partition("|")[0] for key in self.by_cat_gram}
         self.global_counts: dict[str, float] = data.get("global", {})
         self.override_min = settings.override_min
         self.min_support = settings.min_support
@@ -145,7 +147,7 @@ class UnitModel:
             dist2, n = self._smooth(self.by_cat_district.get(f"{category_code}|{district_prefix(str(district_code))}"), dist)
             if n:
                 dist, support = dist2, max(support, n)
-        if text and self.by_cat_gram:
+        if text and category_code in self._gram_categories:
             hits = [self.by_cat_gram[key] for g in text_grams(text)
                     if (key := f"{category_code}|{g}") in self.by_cat_gram]
             if hits:

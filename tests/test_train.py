@@ -189,6 +189,7 @@ def test_evaluate_command_prints_metrics_per_head(trained, cli_path):
         assert 0.0 <= report[head]["accuracy"] <= 1.0
         assert "macro_f1" in report[head] and "per_class" in report[head]
     assert report["category"]["coverage_accuracy"][0]["coverage"] == 1.0
+    assert set(report["category"]["coverage_at_accuracy"]) == {"0.97", "0.98", "0.99"}
     assert np.isfinite(report["category"]["ece"])
 
 
@@ -197,12 +198,16 @@ def test_train_command_prints_the_test_summary(tmp_path, cli_path):
     make_table(table, n_per_leaf=10)
     res = subprocess.run([cli_path, "train", str(table), "-o", str(tmp_path / "m"), "--text-col", "text",
                           "--category-cols", "l1,l2,l3", "--appeal-col", "appeal", "--time-col", "time",
-                          "--model-version", "cli-1", "-q"],
+                          "--model-version", "cli-1", "--folds", "3", "--target-accuracy", "0.95", "-q"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-2000:]
     out = json.loads(res.stdout)
     assert out["model_version"] == "cli-1" and out["routing"]["n"] == out["test"]["category"]["n"] > 0
-    assert {"accuracy", "macro_f1", "ece", "accuracy_at_half_coverage"} <= set(out["test"]["category"])
+    assert {"accuracy", "macro_f1", "ece", "accuracy_at_half_coverage", "coverage_at_accuracy"} <= set(out["test"]["category"])
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text("utf-8"))
+    assert metrics["fusion"]["target_precision"] == 0.95 and metrics["recipe"]["folds"] == 2  # 60 orders: 2 folds
+    assert metrics["fusion"]["n"] == metrics["data"]["train"] + metrics["data"]["dev"]  # every label held out once
+    assert "cross-fitting" in (tmp_path / "m" / "MODEL_CARD.md").read_text("utf-8")
     assert "routing" not in out["test"] and Dispatcher.load(tmp_path / "m").profile == "full"  # no encoder: one
 
 
@@ -226,6 +231,16 @@ def test_catalog_from_labels_trains_a_seven_class_model(tmp_path):
     assert [leaf.name for leaf in d.catalog.leaves()] == sorted(classes)
     assert d.dispatch("市民反映拖欠工资的问题").category.path == ["劳动和社会保障"]
     assert metrics["test"]["category"]["accuracy"] >= 0.9
+    # The earlier recipe stays available: members on the train split, the weight grid on dev.
+    legacy = train(table, ColumnSpec(category_col="label"),
+                   TrainOptions(output=tmp_path / "old", catalog_from_labels=True, progress=False, folds=0,
+                                fusion="weights"))
+    config = json.loads((tmp_path / "old" / "config.json").read_text("utf-8"))
+    assert config["classifier"]["fusion"] == "mean" and "stacker" not in config["classifier"]
+    assert legacy["recipe"]["recipe"] == "dev split" and legacy["fusion"]["n"] == legacy["data"]["dev"]
+    assert Dispatcher.load(tmp_path / "old").dispatch("市民反映拖欠工资的问题").category.path == ["劳动和社会保障"]
+    with pytest.raises(InputError, match="--fusion"):
+        train(table, ColumnSpec(category_col="label"), TrainOptions(output=tmp_path / "x", fusion="max", progress=False))
 
 
 def test_auto_threshold_is_the_least_confidence_reaching_the_target():

@@ -94,6 +94,19 @@ def _linear_fitter(opts):
     return fit
 
 
+def _statements(pipeline_cfg: dict, texts: list[str]) -> list[str | None] | None:
+    """The problem statement of each text, when the model's pipeline has the statement stage."""
+    if "statement" not in component_names(pipeline_cfg):
+        return None
+    from dispatch_nlp.components.statement import problem_statement
+
+    return [problem_statement(t) for t in texts]
+
+
+def _pick(items: list | None, rows: np.ndarray) -> list | None:
+    return None if items is None else [items[i] for i in rows]
+
+
 def _spread(items: list, n: int | None) -> list:
     """At most ``n`` of ``items``, evenly spread and deterministic."""
     if not n or len(items) <= n:
@@ -102,9 +115,13 @@ def _spread(items: list, n: int | None) -> list:
     return [items[int(i * step)] for i in range(n)]
 
 
-def _predict(staging: Path, section: dict, catalog, texts: list[str], leaves: list[str], member: str) -> np.ndarray:
+def _predict(staging: Path, section, catalog, texts: list[str], leaves: list[str], member: str,
+             statements: list[str | None] | None = None) -> np.ndarray:
+    """A member's leaf probabilities over ``leaves``; ``statements``: the problem statements the
+    runtime's statement stage would give the member (None: the model has no statement stage)."""
     stage = ClassifierStage.load(staging, {member: section, "weights": {}}, catalog)
-    classes, aligned, _ = stage.aligned_probs(texts, "leaf")
+    member_out = stage.member_probs(texts, ("leaf",), statements)
+    classes, aligned, _ = stage.aligned_probs(texts, "leaf", member_out)
     index = {c: j for j, c in enumerate(leaves)}
     out = np.zeros((len(texts), len(leaves)))
     out[:, [index[c] for c in classes]] = aligned[member]
@@ -120,6 +137,7 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
     # The orders the fusion is fitted on (a dev split taken from train when the table had none counts once).
     pool = [*train_ex, *(e for e in dev_ex if id(e) not in train_ids)] if crossfit else dev_ex
     texts = [e.text for e in pool]
+    statements = _statements(pipeline_cfg, texts)
     info: dict = {"recipe": "cross-fitted" if crossfit else "dev split", "fusion": opts.fusion}
     held: dict[str, HeldOut] = {}
     fit = _linear_fitter(opts)
@@ -153,14 +171,14 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
         leaves = sorted(set(leaves) | set(ClassifierStage.load(staging, {"encoder": config["encoder"]}, catalog)
                                           .members["encoder"].classes("leaf")))
         held["encoder"] = HeldOut(rows, _predict(staging, config["encoder"], catalog, [texts[i] for i in rows],
-                                                 leaves, "encoder"))
+                                                 leaves, "encoder", _pick(statements, rows)))
         timings["encoder_s"] = round(time.perf_counter() - t1, 1)
     if opts.prototypes:
         t1 = time.perf_counter()
         config["prototype"] = _fit_prototypes(opts, catalog, staging)
         rows = np.array(_spread(list(range(len(pool))), MAX_ENCODER_HELD), dtype=int)
         held["prototype"] = HeldOut(rows, _predict(staging, config["prototype"], catalog, [texts[i] for i in rows],
-                                                   leaves, "prototype"))
+                                                   leaves, "prototype", _pick(statements, rows)))
         timings["prototype_s"] = round(time.perf_counter() - t1, 1)
     if crossfit:  # the linear member's columns widened to every member's leaves
         lin = held["linear"]
@@ -169,7 +187,8 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
         wide[:, [leaves.index(c) for c in lin_leaves]] = lin.probs
         held["linear"] = HeldOut(lin.rows, wide)
     else:
-        held["linear"] = HeldOut(np.arange(len(pool)), _predict(staging, "linear.npz", catalog, texts, leaves, "linear"))
+        held["linear"] = HeldOut(np.arange(len(pool)), _predict(staging, "linear.npz", catalog, texts, leaves, "linear",
+                                                                   statements))
 
     t1 = time.perf_counter()
     index = {c: i for i, c in enumerate(leaves)}

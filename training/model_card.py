@@ -11,6 +11,11 @@ def _fmt(v) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def _coverage(rep: dict) -> str:
+    cov = rep.get("coverage_at_accuracy") or {}
+    return " / ".join(_fmt(cov.get(k)) for k in ("0.97", "0.98", "0.99")) if cov else "–"
+
+
 def _profiles_section(metrics: dict, config: dict) -> list[str]:
     """Both profiles side by side: what the encoder buys on the test split."""
     profiles = metrics.get("profiles") or {}
@@ -74,6 +79,31 @@ def _history_lines(config: dict) -> list[str]:
     return lines
 
 
+def _recipe_lines(metrics: dict) -> list[str]:
+    """How the labels were used: cross-fitted (every member refit on train+dev) or a dev split."""
+    recipe = metrics.get("recipe") or {}
+    data, fusion = metrics.get("data", {}), metrics.get("fusion", {})
+    if not recipe:
+        return []
+    if recipe.get("recipe") == "cross-fitted":
+        lines = [f"- Labels used: every labeled order of the train and dev splits ({_fmt(fusion.get('n'))} for the "
+                 f"fusion): {recipe.get('folds')}-fold cross-fitting gives out-of-fold member probabilities, on which "
+                 "the fusion, its calibration and the automatic-dispatch threshold are fitted; the shipped linear "
+                 f"member is refit on all of them (C {recipe.get('linear', {}).get('C')}). The test split "
+                 f"({data.get('test')} orders) is used only for the figures below."]
+        if "encoder_s" in (metrics.get("timings") or {}):
+            lines.append("- The encoder member is fitted once on the train split (at most --encoder-max-train orders; "
+                         "not refit: its cost on a CPU); its held-out orders are the labeled ones it did not see.")
+    else:
+        lines = ["- Labels used: members fitted on the train split, the fusion on the dev split (--folds 0)."]
+    if fusion.get("fusion") == "stacked":
+        lines.append(f"- Fusion: stacked (a re-scorer of each order's candidate leaves from the members' probabilities, "
+                     f"ranks and agreement and the catalog rules); held-out accuracy {_fmt(fusion.get('dev_accuracy'))} "
+                     f"against {_fmt(fusion.get('weights_dev_accuracy'))} for the best weight grid; gold leaf among the "
+                     f"candidates for {_fmt(fusion.get('candidate_recall'))} of orders.")
+    return lines
+
+
 def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note: str | None = None,
                      latency: dict | None = None) -> Path:
     data = metrics.get("data", {})
@@ -92,7 +122,7 @@ def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note:
         f"weights {clf.get('weights')} ({clf.get('fusion', 'mean')} fusion); rules weight "
         f"{run_cfg.get('route', {}).get('rules_weight')}",
         f"- Automatic dispatch threshold: {run_cfg.get('route', {}).get('auto_threshold')} "
-        f"(target precision {metrics.get('fusion', {}).get('target_precision')} on dev, dev coverage "
+        f"(target accuracy {metrics.get('fusion', {}).get('target_precision')} on held-out orders, their coverage "
         f"{metrics.get('fusion', {}).get('dev_auto_coverage')})",
         "",
         "## Data",
@@ -102,19 +132,20 @@ def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note:
         f"exact duplicates dropped {data.get('exact_duplicates')}, near duplicates dropped from dev/test "
         f"{data.get('near_duplicates_dropped')}, handling trails cut {data.get('trails_cut')}.",
         f"- Split: {data.get('split_method')}: train {data.get('train')}, dev {data.get('dev')}, test {data.get('test')}.",
+        *_recipe_lines(metrics),
         *_labels_lines(data.get("labels")),
         *_history_lines(config),
         "",
         f"## Test metrics (per head{', profile ' + metrics['default_profile'] if metrics.get('profiles') else ''})",
         "",
-        "| head | n | accuracy | macro-F1 | ECE | accuracy of the most confident half |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| head | n | accuracy | macro-F1 | ECE | accuracy of the most confident half | share at 97 / 98 / 99 % accuracy |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for head, rep in metrics.get("test", {}).items():
         if head == "routing" or not isinstance(rep, dict) or "accuracy" not in rep:
             continue
         lines.append(f"| {head} | {rep.get('n')} | {_fmt(rep.get('accuracy'))} | {_fmt(rep.get('macro_f1'))} | "
-                     f"{_fmt(rep.get('ece'))} | {_fmt(rep.get('accuracy_at_half_coverage'))} |")
+                     f"{_fmt(rep.get('ece'))} | {_fmt(rep.get('accuracy_at_half_coverage'))} | {_coverage(rep)} |")
     routing = metrics.get("test", {}).get("routing", {})
     if routing:
         lines += ["", f"Routed automatically: {_fmt(routing.get('auto_dispatch_share'))} of test orders, with category "

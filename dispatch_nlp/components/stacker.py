@@ -90,6 +90,7 @@ class Stacker:
 
     def predict(self, probs: dict[str, np.ndarray], rules: np.ndarray | None = None) -> np.ndarray:
         """The re-scored distribution over the same columns (0 outside each order's candidates)."""
+        self._check(probs)
         n, k = next(iter(probs.values())).shape
         rules = np.zeros((n, k)) if rules is None else rules
         out = np.zeros((n, k))

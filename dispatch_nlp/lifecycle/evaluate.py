@@ -6,6 +6,9 @@ unknown). Heads: ``category`` (leaf), ``category_l1``, ``category_l2``, ``appeal
 ``response_level``, ``district``, ``street``, ``unit``; each with accuracy, macro-F1, per-class F1,
 the most confused pairs, expected calibration error and the coverage-accuracy curve
 (``dispatch_nlp.lifecycle.metrics.head_report``), plus the share routed automatically and its accuracy.
+``category`` and its levels also carry ``coverage_at_accuracy``: the share of orders that could be sent
+automatically at 97/98/99 % accuracy, ranked by the calibrated category confidence (the best threshold
+for these orders, so an upper bound for the model's own threshold, which ``routing`` measures).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 ``head_report(gold, pred, confidence)`` → ``accuracy``, ``macro_f1``, per-class F1, the most confused
 pairs, expected calibration error and the coverage-accuracy curve (the share of orders sent
-automatically at a threshold against their accuracy). Gold labels that are None are skipped.
+automatically at a threshold against their accuracy) and the coverage at fixed accuracies (the largest
+share of the most confident orders that is right at least 97/98/99 % of the time). Gold labels that
+are None are skipped.
 """
 
 from __future__ import annotations
@@ -59,6 +61,27 @@ def accuracy_at_coverage(correct: np.ndarray, confidence: np.ndarray, coverage: 
     return float(correct[order].mean())
 
 
+ACCURACY_TARGETS = (0.97, 0.98, 0.99)
+
+
+def coverage_at_accuracy(correct: np.ndarray, confidence: np.ndarray,
+                         targets: tuple[float, ...] = ACCURACY_TARGETS) -> dict[str, float]:
+    """For each target accuracy, the largest share of orders, taken most confident first, whose
+    accuracy reaches it: what could be sent automatically with the best threshold for these orders.
+    Orders of equal confidence go together (a threshold cannot split them); 0.0 when none reaches it."""
+    out: dict[str, float] = {}
+    if len(correct) == 0:
+        return {f"{t:.2f}": 0.0 for t in targets}
+    order = np.argsort(-confidence, kind="stable")
+    conf, hits = confidence[order], np.cumsum(correct[order])
+    n = np.arange(1, len(conf) + 1)
+    last = np.r_[conf[1:] != conf[:-1], True]
+    for t in targets:
+        ok = last & (hits / n >= t - 1e-12)
+        out[f"{t:.2f}"] = round(float(n[ok].max()) / len(conf), 4) if ok.any() else 0.0
+    return out
+
+
 def head_report(gold: list[str | None], pred: list[str | None], confidence: list[float] | None = None,
                 *, top_confusions: int = 10) -> dict:
     pairs = [(g, p if p is not None else "<none>", c) for g, p, c in
@@ -83,4 +106,5 @@ def head_report(gold: list[str | None], pred: list[str | None], confidence: list
         report["ece"] = round(expected_calibration_error(correct, conf), 4)
         report["coverage_accuracy"] = coverage_curve(correct, conf)
         report["accuracy_at_half_coverage"] = accuracy_at_coverage(correct, conf, 0.5)
+        report["coverage_at_accuracy"] = coverage_at_accuracy(correct, conf)
     return report

@@ -230,10 +230,9 @@ def _check_header(path: Path, spec: ColumnSpec, compare_col: str | None, *, fmt,
 def run_spark_batch(input_path: str | Path, output: str | Path, opts, *, master: str | None = None, spark=None,
                     ship_model: bool = True):
     """``dispatch-nlp batch --engine spark``: read ``input_path`` with Spark, reclassify on the
-    executors, and write ``output`` on the driver with the local engine's writer (same bytes)."""
-    from tqdm import tqdm
-
-
+    executors, and write ``output`` on the driver with the local engine's writer (same bytes).
+    ``master``: a Spark master URL (``local[2]``, ``spark://host:7077``); without ``spark`` a
+    session is started for the run and stopped after it."""
     t0 = time.perf_counter()
     input_path, output = Path(input_path), Path(output)
     table_format(output)
@@ -242,7 +241,26 @@ def run_spark_batch(input_path: str | Path, output: str | Path, opts, *, master:
     if opts.resume:
         raise InputError("--resume is for the local engine; Spark retries failed tasks itself")
     _check_header(input_path, opts.spec, opts.compare_col, fmt=opts.fmt, encoding=opts.encoding)
+    own_session = spark is None
+    if own_session:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None and master and active.sparkContext.master != master:
+            raise InputError(f"a Spark session on {active.sparkContext.master} is already running in this "
+                             f"process; stop it to use --master {master}")
+        own_session = active is None
     spark = spark or session(master)
+    try:
+        return _run_on(spark, input_path, output, opts, ship_model, t0)
+    finally:
+        if own_session:  # the session this run started (on a cluster: the application) ends with it
+            spark.stop()
+
+
+def _run_on(spark, input_path: Path, output: Path, opts, ship_model: bool, t0: float):
+    from tqdm import tqdm
+
     df, json_col = read_table(spark, input_path, opts.spec, fmt=opts.fmt, encoding=opts.encoding)
     out = reclassify(df, opts.model_dir, spec=opts.spec, compare_col=opts.compare_col, ship_model=ship_model,
                      cut_trails=opts.cut_trails, max_chars=opts.max_chars, batch_size=opts.batch_size,
@@ -270,3 +288,129 @@ def run_spark_batch(input_path: str | Path, output: str | Path, opts, *, master:
     finally:
         bar.close()
     return BatchResult(output, summary.to_dict(), 0, changes)
+
+
+# -- a standalone cluster on this machine (tests, benchmarks, trying a cluster before having one) ---
+class StandaloneCluster:
+    """A Spark standalone master and ``workers`` workers started on this machine with the
+    ``spark-class`` launcher that ships with pyspark (Java must be installed)::
+
+        with StandaloneCluster(workers=2) as cluster:
+            run_spark_batch(src, out, opts, master=cluster.url)
+
+    Each worker offers ``cores`` cores and ``memory`` to executors; the daemons themselves get
+    ``daemon_memory`` of heap. Logs and work folders go under ``workdir`` (a temporary folder by
+    default). ``stop()`` ends the processes it started (their process groups), nothing else.
+    An application's executors take ``spark.executor.memory`` (1g unless set), so ``memory`` must be
+    at least that much or the application waits for resources that never come."""
+
+    def __init__(self, workers: int = 2, *, cores: int = 1, memory: str = "1200m", daemon_memory: str = "256m",
+                 workdir: str | os.PathLike | None = None, host: str = "127.0.0.1", start_timeout: float = 90.0):
+        self.workers, self.cores, self.memory, self.host = workers, cores, memory, host
+        self.daemon_memory, self.start_timeout = daemon_memory, start_timeout
+        self._own_dir = workdir is None
+        self.workdir = Path(workdir) if workdir else None
+        self.procs: list = []
+        self.url = ""
+
+    def _launch(self, name: str, args: list[str]):
+        import subprocess
+
+        import pyspark
+
+        home = Path(pyspark.__file__).parent
+        env = {**os.environ, "SPARK_HOME": str(home), "SPARK_DAEMON_MEMORY": self.daemon_memory,
+               "SPARK_DAEMON_JAVA_OPTS": "-XX:TieredStopAtLevel=1", "SPARK_LOCAL_IP": self.host, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
+        assert self.workdir is not None
+        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed when the process is stopped
+        proc = subprocess.Popen([str(home / "bin" / "spark-class"), *args], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                                preexec_fn=_die_with_parent)
+        self.procs.append((proc, log))
+        return self.workdir / f"{name}.log"
+
+    def _wait_for(self, log_path: Path, needle: str) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if needle in log_path.read_text(errors="replace"):
+                return
+            if any(p.poll() is not None for p, _ in self.procs):
+                break
+            time.sleep(0.25)
+        tail = log_path.read_text(errors="replace")[-2000:]
+        self.stop()
+        raise RuntimeError(f"Spark standalone daemon did not start ({log_path.name}):\n{tail}")
+
+    def start(self) -> StandaloneCluster:
+        import shutil
+        import tempfile
+
+        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+            raise RuntimeError("a Spark cluster needs Java: install a JRE (e.g. apt-get install default-jre-headless)")
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="dispatch-nlp-spark-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        port, ui = _free_port(self.host), _free_port(self.host)
+        master_log = self._launch("master", ["org.apache.spark.deploy.master.Master", "--host", self.host,
+                                             "--port", str(port), "--webui-port", str(ui)])
+        self._wait_for(master_log, "I have been elected leader")
+        self.url = f"spark://{self.host}:{port}"
+        logs = []
+        for i in range(self.workers):
+            work = self.workdir / f"worker{i}"
+            work.mkdir(exist_ok=True)
+            logs.append(self._launch(f"worker{i}", [
+                "org.apache.spark.deploy.worker.Worker", self.url, "--host", self.host, "--cores", str(self.cores),
+                "--memory", self.memory, "--webui-port", str(_free_port(self.host)), "--work-dir", str(work)]))
+        for log_path in logs:
+            self._wait_for(log_path, "Successfully registered with master")
+        return self
+
+    def stop(self) -> None:
+        """Stop the workers, then the master (SIGTERM to each process group, SIGKILL after 20 s)."""
+        import shutil
+        import signal
+        import subprocess
+
+        for proc, log in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            log.close()
+        self.procs = []
+        if self._own_dir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> StandaloneCluster:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, end the daemon when the process that started it dies (a
+    killed test run leaves no cluster behind); elsewhere nothing."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]

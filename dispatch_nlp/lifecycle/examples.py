@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dispatch_nlp.batch.tables import ColumnSpec, read_labeled, read_rows
+from dispatch_nlp.batch.tables import ColumnSpec, LabeledRow, read_rows
 from dispatch_nlp.errors import InputError
 from dispatch_nlp.knowledge.divisions import district_of, district_prefix
 from dispatch_nlp.pipeline import Component, Doc
@@ -28,10 +28,10 @@ from dispatch_nlp.pipeline.registry import TEXT_COMPONENTS, Resources, build_com
 from dispatch_nlp.types import WorkOrder
 
 __all__ = ["Example", "DataReport", "text_components", "prepare_text", "clean_text", "resolve_place",
-           "load_examples"]
+           "load_examples", "iter_examples", "split_names"]
 
 
-@dataclass
+@dataclass(slots=True)  # no per-example __dict__: a million examples hold ~100 MB less
 class Example:
     id: str
     text: str  # normalized, trail cut, masked: what the model reads
@@ -124,19 +124,37 @@ def load_examples(path: str | Path, spec: ColumnSpec, catalog, gazetteer=None, *
     """Read, clean, label, deduplicate (exact) and split. ``leaf_of(names) -> code|None`` maps a label
     path to a catalog leaf (default: ``catalog.by_path``); ``config`` is the model config whose text
     components prepare the text (default: a config's defaults)."""
+    report = DataReport()
+    examples: list[Example] = []
+    split_values: list[str | None] = []
+    for ex, split_value in iter_examples(path, spec, catalog, gazetteer, report, split_col=split_col,
+                                         encoding=encoding, max_rows=max_rows, leaf_of=leaf_of,
+                                         progress=progress, config=config):
+        examples.append(ex)
+        split_values.append(split_value)
+    splits = split_names([e.time for e in examples], split_values, spec, report, dev_ratio, test_ratio, seed,
+                         split_col)
+    for ex, name in zip(examples, splits):
+        ex.split = name
+    report.splits = dict(Counter(splits))
+    return examples, report
+
+
+def iter_examples(path: str | Path, spec: ColumnSpec, catalog, gazetteer, report: DataReport, *,
+                  split_col: str | None = None, encoding: str | None = None, max_rows: int | None = None,
+                  leaf_of=None, progress: bool = False,
+                  config: Mapping[str, Any] | None = None) -> Iterator[tuple[Example, str | None]]:
+    """Stream the usable rows of a labeled table as ``(Example, split cell)`` (the cell is None without
+    ``split_col``; the example's ``split`` is not set yet), counting what is dropped into ``report``.
+    One pass over the file; what it keeps in memory is one digest per distinct text (for the exact
+    duplicates), so ``hf_dataset.examples_dataset`` can write years of history straight to disk."""
     from tqdm import tqdm
 
     components = text_components(config)
-    report = DataReport()
-    examples: list[Example] = []
-    seen: set[str] = set()
-    split_values: list[str | None] = []
+    seen: set[bytes] = set()
     leaf_of = leaf_of or (lambda names: leaf_by_path(catalog, names))
-    rows = read_labeled(path, spec, encoding=encoding)
-    raw_split: dict[int, str] = {}
-    if split_col:
-        raw_split = {n: str(r.get(split_col, "")).strip() for n, r in read_rows(path, encoding=encoding)}
-    for row in tqdm(rows, desc="reading", unit=" rows", disable=not progress):
+    rows = _labeled_rows(path, spec, encoding, split_col)
+    for row, split_value in tqdm(rows, desc="reading", unit=" rows", disable=not progress):
         report.rows += 1
         if max_rows and report.rows > max_rows:
             break
@@ -148,7 +166,7 @@ def load_examples(path: str | Path, spec: ColumnSpec, catalog, gazetteer=None, *
         if not text.strip():
             report.empty += 1
             continue
-        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
+        digest = hashlib.sha1(text.encode("utf-8")).digest()
         if digest in seen:
             report.exact_duplicates += 1
             continue
@@ -163,11 +181,23 @@ def load_examples(path: str | Path, spec: ColumnSpec, catalog, gazetteer=None, *
             ex.district, ex.street, unknown = resolve_place(gazetteer, row.district, row.street)
             if unknown:
                 report.unknown_places[unknown] += 1
-        examples.append(ex)
-        split_values.append(raw_split.get(row.row) if split_col else None)
-    _assign_splits(examples, split_values, spec, report, dev_ratio, test_ratio, seed, split_col)
-    report.splits = dict(Counter(e.split for e in examples))
-    return examples, report
+        yield ex, split_value
+
+
+def _labeled_rows(path, spec: ColumnSpec, encoding: str | None,
+                  split_col: str | None) -> Iterator[tuple[LabeledRow | InputError, str | None]]:
+    """``read_labeled`` and the split column's cell of the same raw row, in one pass."""
+    first = True
+    for n, raw in read_rows(path, encoding=encoding):
+        if first:
+            if "__error__" not in raw:
+                spec.check_header(list(raw), str(path))
+            first = False
+        try:
+            row: LabeledRow | InputError = spec.parse(n, raw)
+        except InputError as exc:
+            row = exc
+        yield row, (str(raw.get(split_col, "")).strip() if split_col else None)
 
 
 def leaf_by_path(catalog, names: tuple[str, ...]) -> str | None:
@@ -184,22 +214,27 @@ def leaf_by_path(catalog, names: tuple[str, ...]) -> str | None:
     return item.code
 
 
-def _assign_splits(examples, split_values, spec, report, dev_ratio, test_ratio, seed, split_col) -> None:
+def split_names(times: Sequence[str | None], split_values: Sequence[str | None], spec: ColumnSpec,
+                report: DataReport, dev_ratio: float, test_ratio: float, seed: int,
+                split_col: str | None) -> list[str]:
+    """train/dev/test for each example, from its split cell, its time or a seeded draw (in that order
+    of preference, see the module docstring); sets ``report.split_method``."""
     if split_col:
         report.split_method = f"column {split_col}"
-        for ex, value in zip(examples, split_values):
-            ex.split = value if value in ("train", "dev", "test") else "train"
-        return
-    if spec.time_col and any(e.time for e in examples):
+        return [value if value in ("train", "dev", "test") else "train" for value in split_values]
+    n = len(times)
+    if spec.time_col and any(times):
         report.split_method = f"time ({spec.time_col})"
-        order = sorted(range(len(examples)), key=lambda i: (examples[i].time or "", i))
-        n = len(order)
+        order = sorted(range(n), key=lambda i: (times[i] or "", i))
         n_test, n_dev = int(n * test_ratio), int(n * dev_ratio)
+        out = ["train"] * n
         for rank, i in enumerate(order):
-            examples[i].split = "test" if rank >= n - n_test else "dev" if rank >= n - n_test - n_dev else "train"
-        return
+            out[i] = "test" if rank >= n - n_test else "dev" if rank >= n - n_test - n_dev else "train"
+        return out
     report.split_method = f"random (seed {seed})"
     rng = random.Random(seed)
-    for ex in examples:
+    out = []
+    for _ in range(n):
         r = rng.random()
-        ex.split = "test" if r < test_ratio else "dev" if r < test_ratio + dev_ratio else "train"
+        out.append("test" if r < test_ratio else "dev" if r < test_ratio + dev_ratio else "train")
+    return out

@@ -81,7 +81,7 @@ def test_stacker_scores_only_candidates_and_round_trips(tmp_path):
     stacker, info = fit_stacker(probs, rules, gold, top_k=2, rules_top=1)
     p = stacker.predict(probs, rules)
     assert np.allclose(p.sum(1), 1.0)
-    cand, _, _ = stacker.candidates(probs, rules)
+    cand = stacker.candidates(probs, rules)
     assert np.all(p[~cand] == 0.0) and (~cand).any()
     stacker.save(tmp_path / "stacker.json")
     again = Stacker.load(tmp_path / "stacker.json")

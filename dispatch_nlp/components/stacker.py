@@ -30,12 +30,28 @@ RULES_LOG_FLOOR = 1e-4
 CHUNK = 1024  # orders per feature block (bounds memory on large training sets)
 
 
-def _ranks(p: np.ndarray) -> np.ndarray:
-    """Rank of every column within its row, 0 for the highest probability (ties: the lower column)."""
-    order = np.argsort(-p, axis=1, kind="stable")
-    ranks = np.empty(p.shape, dtype=np.int32)
-    np.put_along_axis(ranks, order, np.arange(p.shape[1], dtype=np.int32)[None, :].repeat(p.shape[0], 0), axis=1)
-    return ranks
+def _top(p: np.ndarray, k: int) -> np.ndarray:
+    """The columns of each row's ``k`` highest values (unordered), (n, min(k, columns))."""
+    k = min(k, p.shape[1])
+    if k == p.shape[1]:
+        return np.broadcast_to(np.arange(k), (p.shape[0], k))
+    return np.argpartition(-p, k - 1, axis=1)[:, :k]
+
+
+def _rank_of(p: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Rank of column ``cols[i]`` within row ``rows[i]`` of ``p``: 0 for the highest, ties to the lower column."""
+    pc = p[rows, cols][:, None]
+    block = p[rows]
+    lower = np.arange(p.shape[1])[None, :] < cols[:, None]
+    return ((block > pc) | ((block == pc) & lower)).sum(axis=1)
+
+
+def _margin(p: np.ndarray) -> np.ndarray:
+    """Each row's highest value minus its second highest."""
+    if p.shape[1] < 2:
+        return p[:, 0]
+    two = np.partition(p, p.shape[1] - 2, axis=1)[:, -2:]
+    return two[:, 1] - two[:, 0]
 
 
 def feature_names(members: list[str]) -> list[str]:
@@ -56,35 +72,33 @@ class Stacker:
     def names(self) -> list[str]:
         return feature_names(self.members)
 
-    def candidates(self, probs: dict[str, np.ndarray], rules: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray],
-                                                                                   np.ndarray]:
-        """(candidate mask (n, k), each member's ranks, the rules' ranks)."""
+    def candidates(self, probs: dict[str, np.ndarray], rules: np.ndarray) -> np.ndarray:
+        """Each order's candidate leaves, (n, k) booleans: every member's ``top_k`` and the rules' ``rules_top``
+        (those with a score)."""
         self._check(probs)
-        ranks = {m: _ranks(probs[m]) for m in self.members}
-        rules_rank = _ranks(rules)
-        cand = (rules_rank < self.rules_top) & (rules > 0)
+        n = rules.shape[0]
+        cand = np.zeros(rules.shape, dtype=bool)
         for m in self.members:
-            cand |= ranks[m] < self.top_k
-        return cand, ranks, rules_rank
+            cand[np.arange(n)[:, None], _top(probs[m], self.top_k)] = True
+        top_rules = _top(rules, self.rules_top)
+        cand[np.arange(n)[:, None], top_rules] |= np.take_along_axis(rules, top_rules, axis=1) > 0
+        return cand
 
     def features(self, probs: dict[str, np.ndarray], rules: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The candidates' features: (row index, column index, features (n_candidates, d)), rows in order."""
-        cand, ranks, rules_rank = self.candidates(probs, rules)
-        rows, cols = np.nonzero(cand)
+        rows, cols = np.nonzero(self.candidates(probs, rules))
         cols_f: list[np.ndarray] = []
         tops = np.zeros(len(rows))
         for m in self.members:
             p = probs[m]
             pc = p[rows, cols]
-            r = ranks[m][rows, cols]
-            srt = np.sort(p, axis=1)
-            margin = (srt[:, -1] - (srt[:, -2] if p.shape[1] > 1 else 0.0))[rows]
+            r = _rank_of(p, rows, cols)
             is_top = (r == 0).astype(np.float64)
             tops += is_top
-            cols_f += [pc, np.log(np.clip(pc, LOG_FLOOR, None)), 1.0 / (1.0 + r), margin * is_top]
+            cols_f += [pc, np.log(np.clip(pc, LOG_FLOOR, None)), 1.0 / (1.0 + r), _margin(p)[rows] * is_top]
         rc = rules[rows, cols]
         cols_f += [rc, np.log(np.clip(rc, RULES_LOG_FLOOR, None)),
-                   ((rules_rank[rows, cols] == 0) & (rc > 0)).astype(np.float64),
+                   ((_rank_of(rules, rows, cols) == 0) & (rc > 0)).astype(np.float64),
                    tops / len(self.members), (tops == len(self.members)).astype(np.float64)]
         return rows, cols, np.stack(cols_f, axis=1)
 

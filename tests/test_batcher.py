@@ -69,9 +69,13 @@ def make_app(dispatcher, keys_file, **settings):
     return create_app(ServiceSettings(keys_file=keys_file, **settings), dispatcher=dispatcher)
 
 
+def client_of(app, headers):
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc", headers=headers,
+                             timeout=30)
+
+
 async def post_all(app, bodies, headers):
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://svc", headers=headers, timeout=30) as c:
+    async with client_of(app, headers) as c:
         return await asyncio.gather(*(c.post("/v1/dispatch", json=b) for b in bodies))
 
 
@@ -126,9 +130,17 @@ def test_a_request_waits_at_most_its_timeout(dispatcher, auth, bodies):
     keys_file, headers = auth
     stub = Wrapped(dispatcher, delay_s=0.5)
     app = make_app(stub, keys_file, batch_max=1, batch_delay_ms=0, request_timeout_s=0.15)
-    t0 = time.perf_counter()
-    replies = asyncio.run(post_all(app, bodies[:3], headers))
-    assert time.perf_counter() - t0 < 0.45
+
+    async def timed():
+        async with client_of(app, headers) as c:
+            warm = await c.post("/v1/dispatch/batch", json={"orders": []})  # derives the key (scrypt), cached
+            assert warm.status_code == 422
+            t0 = time.perf_counter()
+            replies = await asyncio.gather(*(c.post("/v1/dispatch", json=b) for b in bodies[:3]))
+            return time.perf_counter() - t0, replies
+
+    took, replies = asyncio.run(timed())
+    assert took < 0.45
     assert [r.status_code for r in replies] == [503] * 3
     assert all(r.headers["Retry-After"] for r in replies)
     time.sleep(0.6)  # the first batch finishes; the two that timed out while queued are never run
@@ -199,3 +211,63 @@ def test_batching_off_still_dispatches(dispatcher, auth, bodies):
     app = make_app(dispatcher, keys_file, batch_max=0)
     replies = asyncio.run(post_all(app, bodies[:3], headers))
     assert [r.json()["order_id"] for r in replies] == [b["id"] for b in bodies[:3]]
+
+
+def test_admission_refuses_over_the_in_flight_limit_before_reading_the_body(dispatcher, auth, bodies):
+    keys_file, headers = auth
+    stub = Wrapped(dispatcher, delay_s=0.3)
+    # The batcher's queue would take them all: only the admission limit (counted from arrival) refuses.
+    app = make_app(stub, keys_file, batch_max=1, batch_delay_ms=0, queue_max=100, max_in_flight=2)
+    replies = asyncio.run(post_all(app, bodies[:8], headers))
+    statuses = [r.status_code for r in replies]
+    assert statuses.count(200) == 2 and statuses.count(503) == 6
+    refused = [r for r in replies if r.status_code == 503]
+    assert all(int(r.headers["Retry-After"]) >= 1 and r.json()["error"]["code"] == "unavailable" for r in refused)
+    assert len(stub.seen) == 2  # a refused order never reached the model
+    admission = app.app.state.admission
+    assert admission.in_flight == 0 and admission.rejected == 6
+    # Refusals are counted under the endpoint, and the limit frees up once the requests are answered.
+    assert 'endpoint="/v1/dispatch",method="POST",status="503"} 6' in app.metrics.render()
+    assert [r.status_code for r in asyncio.run(post_all(app, bodies[8:10], headers))] == [200, 200]
+
+
+def test_the_timeout_counts_from_arrival(dispatcher, auth, bodies):
+    keys_file, headers = auth
+    stub = Wrapped(dispatcher, delay_s=0.0)
+    app = make_app(stub, keys_file, request_timeout_s=0.2)
+
+    class SlowStart:  # what the request did before it reached the route (read, validate) took 0.3 s
+        def __init__(self, inner):
+            self.inner = inner
+
+        async def __call__(self, scope, receive, send):
+            await asyncio.sleep(0.3)
+            await self.inner(scope, receive, send)
+
+    app.app = SlowStart(app.app)
+    replies = asyncio.run(post_all(app, bodies[:1], headers))
+    assert replies[0].status_code == 503 and stub.seen == []  # no time left: refused, never dispatched
+
+
+def test_response_bodies_are_the_decisions_json(dispatcher, bodies):
+    from dispatch_nlp.service.jsonio import decision_body
+
+    orders = [WorkOrder(**b) for b in bodies[:20]]
+    for decision in dispatcher.dispatch_batch(orders):
+        assert json.loads(decision_body(decision)) == json.loads(decision.to_json())
+
+
+def test_batcher_finish_runs_on_its_worker_thread(dispatcher, bodies):
+    threads = []
+
+    def finish(decision):
+        threads.append(threading.current_thread().name)
+        return decision.order_id.encode()
+
+    batcher = MicroBatcher(max_batch=4, delay_s=0, queue_max=8, finish=finish)
+    futures = [batcher.submit(dispatcher, WorkOrder(**b)) for b in bodies[:3]]
+    answers = [f.result(10) for f in futures]
+    batcher.close(5)
+    assert [body for _, body in answers] == [b["id"].encode() for b in bodies[:3]]
+    assert [d.order_id for d, _ in answers] == [b["id"] for b in bodies[:3]]
+    assert set(threads) == {"dispatch-batcher"}

@@ -71,11 +71,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
         keys_file=keys_file, no_auth=args.no_auth, write_rate_per_s=args.write_rate, write_burst=args.write_burst,
         watch_interval_s=args.watch if args.registry else 0.0, profile=args.profile, ort_spin=ort_spin_from_env(),
         ort_threads=ort_threads_from_env(), trust=args.trust, batch_max=args.batch_max,
-        batch_delay_ms=args.batch_delay_ms, queue_max=args.queue_max, request_timeout_s=args.request_timeout_s)
+        batch_delay_ms=args.batch_delay_ms, queue_max=args.queue_max, request_timeout_s=args.request_timeout_s,
+        max_in_flight=args.max_in_flight, workers=max(1, args.workers))
+    if settings.workers > 1:
+        return serve_workers(settings, args)
     app = create_app(settings)
     # log_config=None: uvicorn logs through the root handler, which masks personal data.
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=args.access_log,
                 workers=1, timeout_graceful_shutdown=30)
+    return EXIT_OK
+
+
+def serve_workers(settings, args: argparse.Namespace) -> int:
+    """``serve --workers N``: uvicorn binds the socket here and starts N worker processes (spawned, so
+    each is a fresh interpreter that imports ``service.app.app_from_environment`` and loads the model
+    once); it restarts a worker that dies and stops them all on SIGINT/SIGTERM (each finishes its
+    requests in flight). The settings reach the workers through the environment; each worker's native
+    thread pools (ONNX Runtime, BLAS) get ``cpus // N`` threads unless DISPATCH_NLP_THREADS says otherwise,
+    so N workers do not oversubscribe the cores."""
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    from dispatch_nlp.service.settings import SETTINGS_ENV, settings_to_env
+
+    per_worker = max(1, (os.cpu_count() or 1) // settings.workers)
+    if settings.ort_threads is None:
+        settings.ort_threads = per_worker
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(per_worker))
+    settings.metrics_dir = tempfile.mkdtemp(prefix="dispatch-nlp-metrics-")
+    os.environ[SETTINGS_ENV] = settings_to_env(settings)
+    os.environ["DISPATCH_NLP_LOG_LEVEL"] = str(getattr(args, "log_level", "WARNING")).upper()
+    try:
+        uvicorn.run("dispatch_nlp.service.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                    log_config=None, access_log=args.access_log, workers=settings.workers,
+                    timeout_graceful_shutdown=30)
+    finally:
+        shutil.rmtree(settings.metrics_dir, ignore_errors=True)
     return EXIT_OK
 
 
@@ -263,7 +297,13 @@ def register(sub) -> None:
                                                                      "is what queued while the last one ran)")
     p.add_argument("--queue-max", type=int, default=256, help="orders waiting at most; over it 503 + Retry-After")
     p.add_argument("--request-timeout-s", type=float, default=10.0,
-                   help="a dispatch request with no decision after this long gets 503 (default 10)")
+                   help="a dispatch request with no decision this long after it arrived gets 503 (default 10)")
+    p.add_argument("--max-in-flight", type=int, default=64,
+                   help="POST /v1/dispatch requests handled at once per worker, counted from arrival; one more "
+                        "gets 503 + Retry-After at once (0: no limit; default 64)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes serving the one socket, each with its own model (default 1; see the README's "
+                        "Service section for the measured choice per core count)")
     p.add_argument("--access-log", action="store_true", help="uvicorn access log (paths only, masked)")
     p.set_defaults(func=cmd_serve)
 

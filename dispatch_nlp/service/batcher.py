@@ -7,6 +7,9 @@ the queue and awaits its future.
     batcher = MicroBatcher(max_batch=32, delay_s=0.0, queue_max=256)
     decision = await batcher.dispatch(dispatcher, order, timeout_s=5.0)
 
+With ``finish`` (e.g. ``service.jsonio.decision_body``) the worker thread also turns each decision into
+what the request answers, ``(decision, finish(decision))``, so the event loop does not serialize either.
+
 - **Same answers.** An order's decision is the one ``dispatcher.dispatch(order)`` gives (the timings
   aside): the fast profile's members score each order on its own. (The full profile's encoder is int8
   with dynamic per-batch scales, so there an answer can depend on the orders batched with it, as in
@@ -30,6 +33,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,11 +69,12 @@ class MicroBatcher:
     first request, stopped by ``close``)."""
 
     def __init__(self, *, max_batch: int = 32, delay_s: float = 0.0, queue_max: int = 256,
-                 retry_after_s: float = 1.0):
+                 retry_after_s: float = 1.0, finish: Callable[[Any], Any] | None = None):
         if max_batch < 1 or queue_max < 1 or delay_s < 0:
             raise ValueError("max_batch and queue_max must be at least 1 and delay_s at least 0")
         self.max_batch, self.delay_s, self.queue_max = max_batch, delay_s, queue_max
         self.retry_after_s = retry_after_s
+        self.finish = finish
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -169,9 +174,15 @@ class MicroBatcher:
             self.fallbacks += 1
             for item in items:
                 try:
-                    item.future.set_result(dispatcher.dispatch(item.order))
+                    item.future.set_result(self._answer(dispatcher.dispatch(item.order)))
                 except Exception as exc:  # noqa: BLE001 - this request's own error
                     item.future.set_exception(exc)
             return
         for item, decision in zip(items, decisions, strict=True):
-            item.future.set_result(decision)
+            try:
+                item.future.set_result(self._answer(decision))
+            except Exception as exc:  # noqa: BLE001 - this request's own error (a decision finish could not write)
+                item.future.set_exception(exc)
+
+    def _answer(self, decision: Any) -> Any:
+        return decision if self.finish is None else (decision, self.finish(decision))

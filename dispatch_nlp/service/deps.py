@@ -54,3 +54,11 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 BatcherDep = Annotated[MicroBatcher | None, Depends(get_batcher)]
 StartedDep = Annotated[float, Depends(get_started)]
 RequestIdDep = Annotated[str | None, Depends(get_request_id)]
+
+
+async def get_deadline(request: Request) -> float | None:
+    """When this request must be answered by (``time.monotonic()``; set by the boundary's admission)."""
+    return request.scope.get("state", {}).get("deadline")
+
+
+DeadlineDep = Annotated[float | None, Depends(get_deadline)]

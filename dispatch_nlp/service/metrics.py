@@ -2,16 +2,27 @@
 
 Counters and histograms live in one object guarded by one lock; label sets are bounded (endpoints
 are route templates, statuses and routes are closed vocabularies), so memory stays flat.
+
+Several worker processes (``serve --workers N``): a scrape reaches one of them, so each worker with a
+``shared_dir`` writes its counters there (``worker-<pid>.json``, every second and on each scrape) and
+``render`` sums every worker's file: the counters are the server's, whichever worker answers. A file
+stays after its worker exits, so totals never go down when a worker is replaced; the in-flight gauge
+counts only workers heard from in the last ``STALE_S`` seconds.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
 # Latency buckets (seconds): the hot-path budget is p99 ≤ 20 ms, so resolution sits there.
 BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+STALE_S = 5.0  # a worker's file older than this: its in-flight requests are not counted
 
 
 def _labels(**kv: str) -> str:
@@ -26,7 +37,8 @@ def _esc(value: str) -> str:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, shared_dir: str | Path | None = None) -> None:
+        self.shared_dir = Path(shared_dir) if shared_dir else None
         self._lock = threading.Lock()
         self.started = time.time()
         self.requests: dict[tuple[str, str, str], int] = defaultdict(int)  # (endpoint, method, status)
@@ -80,7 +92,86 @@ class Metrics:
         with self._lock:
             self.reloads["ok" if ok else "failed"] += 1
 
+    # -- several worker processes ---------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """This process's counters as JSON-ready data (what ``absorb`` adds up)."""
+        with self._lock:
+            return {"pid": os.getpid(), "time": time.time(), "started": self.started,
+                    "requests": [[*k, n] for k, n in self.requests.items()],
+                    "latency": {ep: list(c) for ep, c in self.latency.items()},
+                    "latency_sum": dict(self.latency_sum), "latency_count": dict(self.latency_count),
+                    "routes": dict(self.routes), "abstentions": self.abstentions, "decisions": self.decisions,
+                    "errors": [[*k, n] for k, n in self.errors.items()], "corrections": dict(self.corrections),
+                    "reloads": dict(self.reloads), "in_flight": self.in_flight, "model_info": list(self.model_info)}
+
+    def absorb(self, snap: dict[str, Any], *, live: bool = True) -> None:
+        """Add another worker's ``snapshot`` to these counters (its in-flight gauge only when ``live``)."""
+        with self._lock:
+            for ep, m, st, n in snap["requests"]:
+                self.requests[(ep, m, st)] += n
+            for ep, counts in snap["latency"].items():
+                mine = self.latency.setdefault(ep, [0] * (len(BUCKETS) + 1))
+                self.latency[ep] = [a + b for a, b in zip(mine, counts)]
+            for ep, v in snap["latency_sum"].items():
+                self.latency_sum[ep] += v
+            for ep, n in snap["latency_count"].items():
+                self.latency_count[ep] += n
+            for r, n in snap["routes"].items():
+                self.routes[r] += n
+            self.abstentions += snap["abstentions"]
+            self.decisions += snap["decisions"]
+            for ep, kind, n in snap["errors"]:
+                self.errors[(ep, kind)] += n
+            for k, n in snap["corrections"].items():
+                self.corrections[k] += n
+            for k, n in snap["reloads"].items():
+                self.reloads[k] += n
+            self.in_flight += snap["in_flight"] if live else 0
+            self.started = min(self.started, snap["started"])
+
+    def publish(self) -> None:
+        """Write this worker's snapshot into ``shared_dir`` (atomically: a reader sees the old or the new)."""
+        if self.shared_dir is None:
+            return
+        path = self.shared_dir / f"worker-{os.getpid()}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.snapshot()), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def start_publishing(self, interval_s: float = 1.0) -> threading.Event:
+        """Publish every ``interval_s`` on a daemon thread until the returned event is set."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval_s):
+                try:
+                    self.publish()
+                except OSError:
+                    pass  # the folder went away (the server is stopping); the next scrape says so
+
+        self.publish()
+        threading.Thread(target=loop, name="metrics-publish", daemon=True).start()
+        return stop
+
+    def server_wide(self) -> Metrics:
+        """The counters of every worker in ``shared_dir`` summed (this one's fresh), or self without one."""
+        if self.shared_dir is None:
+            return self
+        self.publish()
+        total = Metrics()
+        total.model_info = self.model_info
+        now = time.time()
+        for path in sorted(self.shared_dir.glob("worker-*.json")):
+            try:
+                snap = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # being replaced or gone: counted at the next scrape
+            total.absorb(snap, live=now - snap.get("time", 0) < STALE_S)
+        return total
+
     def render(self) -> str:
+        if self.shared_dir is not None:
+            return self.server_wide().render()
         p = "dispatch_nlp"
         out: list[str] = []
         with self._lock:

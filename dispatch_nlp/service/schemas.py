@@ -124,6 +124,7 @@ class CategoryOut(_Strict):
     path: list[str]
     confidence: float = Field(ge=0, le=1)
     top_k: list[Scored]
+    confident: Scored | None = None  # the deepest confident level (types.CategoryResult); optional in 1.0
 
 
 class AppealOut(_Strict):
@@ -223,6 +224,7 @@ class HealthOut(BaseModel):
     reloading: bool
     last_reload: dict[str, Any] | None
     corrections_store: Literal["ok", "unavailable", "disabled"]
+    worker_pid: int | None = None  # the process that answered (serve --workers N runs several)
 
 
 class ReloadOut(BaseModel):

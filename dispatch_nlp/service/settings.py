@@ -1,10 +1,15 @@
 """What a service instance is told at start: ``ServiceSettings`` (model source, corrections store,
 limits, API keys and write rate, registry watching, profile). Built by the CLI from its flags and
-environment; nothing below the service reads the environment."""
+environment; nothing below the service reads the environment (except ``settings_from_env``, which a
+worker process of ``serve --workers N`` calls once to get the settings its parent was given)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+
+SETTINGS_ENV = "DISPATCH_NLP_SERVE_SETTINGS"  # the settings as JSON, from the parent to its worker processes
 
 
 @dataclass
@@ -34,3 +39,25 @@ class ServiceSettings:
     queue_max: int = 256  # orders waiting at most; over it the answer is 503 with Retry-After
     request_timeout_s: float = 10.0  # a dispatch request waits at most this long for its decision (then 503)
     retry_after_s: float = 1.0  # the Retry-After of those 503s
+    # Admission: POST /v1/dispatch requests being handled at once (counted from their arrival, before the
+    # body is read); one more is answered 503 + Retry-After at once instead of queueing (0: no limit).
+    max_in_flight: int = 64
+    # Processes serving the one listening socket (serve --workers N). Each has its own model, batcher,
+    # admission limit and write budget (write_rate_per_s / workers, so the server never exceeds it).
+    workers: int = 1
+    metrics_dir: str | None = None  # workers > 1: where each worker leaves its counters for /metrics to sum
+
+
+def settings_to_env(settings: ServiceSettings) -> str:
+    """The settings as the JSON ``settings_from_env`` reads (``SETTINGS_ENV``)."""
+    return json.dumps(asdict(settings))
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> ServiceSettings:
+    """The settings a parent process put in ``SETTINGS_ENV`` (unknown keys are ignored)."""
+    raw = (os.environ if environ is None else environ).get(SETTINGS_ENV)
+    if not raw:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set: start workers with dispatch-nlp serve --workers N")
+    data = json.loads(raw)
+    known = {f.name for f in fields(ServiceSettings)}
+    return ServiceSettings(**{k: v for k, v in data.items() if k in known})

@@ -2,13 +2,16 @@
 in input order, with the model and catalog versions).
 
 ``/v1/dispatch`` goes through the micro-batcher (``service.batcher``): concurrent requests run as one
-batch call on the batcher's worker thread, never on the event loop; a full queue, a request that waits
-longer than ``request_timeout_s`` and a server shutting down answer 503 with ``Retry-After``."""
+batch call on the batcher's worker thread, never on the event loop, and that thread also writes the
+response body (``service.jsonio``). Too many requests in flight (the boundary's admission), a full
+queue, a request with no decision ``request_timeout_s`` after it arrived and a server shutting down
+answer 503 with ``Retry-After``."""
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 
 from dispatch_nlp.service.auth import AUTH_RESPONSES, DispatchRole
 from dispatch_nlp.service.batcher import BatchTimeout, Overloaded, ShuttingDown
-from dispatch_nlp.service.deps import BatcherDep, HolderDep, MetricsDep, RequestIdDep, SettingsDep
+from dispatch_nlp.service.deps import BatcherDep, DeadlineDep, HolderDep, MetricsDep, RequestIdDep, SettingsDep
 from dispatch_nlp.service.http_errors import ERROR_RESPONSES, error_response
+from dispatch_nlp.service.jsonio import decision_body
 from dispatch_nlp.service.routes.console import record_decisions
 from dispatch_nlp.service.schemas import BatchIn, BatchOut, DecisionOut, ErrorOut, OrderIn
 from dispatch_nlp.types import WorkOrder
@@ -39,14 +43,19 @@ def _unavailable(message: str, retry_after_s: float, rid: str | None) -> Respons
 @router.post("/v1/dispatch", response_model=DecisionOut, responses={**ERROR_RESPONSES, **_BUSY},
              tags=["dispatch"], summary="Dispatch one work order")
 async def dispatch_one(order: OrderIn, holder: HolderDep, metrics: MetricsDep, settings: SettingsDep,
-                       batcher: BatcherDep, rid: RequestIdDep, request: Request) -> Response:
+                       batcher: BatcherDep, rid: RequestIdDep, deadline: DeadlineDep, request: Request) -> Response:
     d = holder.dispatcher  # this request keeps this model, whatever a reload does meanwhile
     work_order = WorkOrder(**order.model_dump())
     if batcher is None:  # batching off: this request alone, on a worker thread
         decision = await run_in_threadpool(d.dispatch, work_order)
+        body = decision_body(decision)
     else:
+        # The timeout runs from the request's arrival (the boundary's deadline), not from here.
+        left = settings.request_timeout_s if deadline is None else deadline - time.monotonic()
         try:
-            decision = await batcher.dispatch(d, work_order, timeout_s=settings.request_timeout_s)
+            if left <= 0:
+                raise BatchTimeout("no time left")
+            decision, body = await batcher.dispatch(d, work_order, timeout_s=left)
         except Overloaded as exc:
             return _unavailable("the dispatch queue is full; try again shortly", exc.retry_after_s, rid)
         except BatchTimeout:
@@ -56,7 +65,7 @@ async def dispatch_one(order: OrderIn, holder: HolderDep, metrics: MetricsDep, s
             return _unavailable("the server is shutting down", settings.retry_after_s, rid)
     metrics.decided([decision.route])
     record_decisions(request, [work_order], [decision])  # the console's decision log
-    return Response(decision.to_json(), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 @router.post("/v1/dispatch/batch", response_model=BatchOut, responses=ERROR_RESPONSES, tags=["dispatch"],
@@ -73,6 +82,7 @@ def dispatch_batch(batch: BatchIn, holder: HolderDep, metrics: MetricsDep, setti
     decisions = d.dispatch_batch(orders, batch_size=min(MAX_MODEL_BATCH, n))
     metrics.decided([x.route for x in decisions])
     record_decisions(request, orders, decisions)  # the console's decision log
-    body = ('{"decisions":[' + ",".join(x.to_json() for x in decisions) + "],"
-            + f'"model_version":{json.dumps(d.model_version)},"catalog_version":{json.dumps(d.catalog_version)}}}')
+    body = (b'{"decisions":[' + b",".join(decision_body(x) for x in decisions) + b"],"
+            + f'"model_version":{json.dumps(d.model_version)},"catalog_version":{json.dumps(d.catalog_version)}}}'
+            .encode())
     return Response(body, media_type="application/json")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Literal
 
@@ -25,7 +26,8 @@ def health(holder: HolderDep, store: StoreDep, started: StartedDep) -> HealthOut
     ok = store_state != "unavailable" and getattr(holder, "fallback", None) is None  # fallback: an earlier model
     return HealthOut(status="ok" if ok else "degraded", model_version=d.model_version,
                      catalog_version=d.catalog_version, uptime_s=round(time.time() - started, 1),
-                     reloading=holder.reloading, last_reload=holder.last_reload, corrections_store=store_state)
+                     reloading=holder.reloading, last_reload=holder.last_reload, corrections_store=store_state,
+                     worker_pid=os.getpid())
 
 
 @metrics_router.get("/metrics", response_class=PlainTextResponse, tags=["operations"], summary="Prometheus metrics")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .situations_city import LEAF_CITY
 from .situations_economy import LEAF_ECONOMY
+from .situations_everyday import EVERYDAY
 from .situations_society import LEAF_SOCIETY
 
 # The leaf tables live in one module per group of catalog L1 codes, in catalog order.
@@ -198,6 +199,6 @@ def _parse(raw: str) -> dict[str, tuple[str, ...]]:
 
 
 LEAF_SITUATIONS: dict[str, tuple[str, ...]] = _parse(_LEAF)
-for _code, _phrases in _parse(_EXTRA).items():
+for _code, _phrases in (*_parse(_EXTRA).items(), *_parse(EVERYDAY).items()):
     LEAF_SITUATIONS[_code] = tuple(dict.fromkeys(LEAF_SITUATIONS.get(_code, ()) + _phrases))
 L2_IMPACTS: dict[str, tuple[str, ...]] = _parse(_L2)

@@ -25,7 +25,7 @@ def _profiles_section(metrics: dict, config: dict) -> list[str]:
     lines = ["", "## Profiles", "",
              f"`Dispatcher.load()` runs the `{metrics.get('default_profile')}` profile; "
              "`Dispatcher.load(profile=...)` / `--profile` picks the other. fast = linear member + catalog rules; "
-             "full = every member. Each has its own fusion, calibration and threshold fitted on dev.", "",
+             "full = every member. Each has its own fusion, calibration and threshold fitted on held-out orders.", "",
              "| head | " + " | ".join(f"{n} accuracy" for n in names) + " |",
              "| --- |" + " --- |" * len(names)]
     heads = [h for h in profiles[names[0]]["test"] if h != "routing"]
@@ -118,7 +118,7 @@ def write_model_card(model_dir: Path, metrics: dict, config: dict, *, data_note:
         f"- Created: {config.get('created')}",
         *([f"- Default profile: {profile} (of {', '.join(['full', *sorted(config.get('profiles', {}))])}; see Profiles)"]
           if profile else []),
-        f"- Members{' (' + profile + ')' if profile else ''}: {', '.join(sorted(clf.keys() - {'weights', 'fusion'}))}; "
+        f"- Members{' (' + profile + ')' if profile else ''}: {', '.join(sorted(clf.keys() - {'weights', 'fusion', 'stacker'}))}; "
         f"weights {clf.get('weights')} ({clf.get('fusion', 'mean')} fusion); rules weight "
         f"{run_cfg.get('route', {}).get('rules_weight')}",
         f"- Automatic dispatch threshold: {run_cfg.get('route', {}).get('auto_threshold')} "

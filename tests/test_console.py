@@ -171,3 +171,16 @@ def test_the_console_files_ship_with_the_package():
     assert shipped == set(ASSETS) | {"index.html"}
     page = (STATIC_DIR / "index.html").read_text("utf-8")
     assert all(f"/console/static/{name}" in page for name in ASSETS)
+
+
+def test_recording_never_converts_on_the_request_and_is_bounded(dispatcher, monkeypatch):
+    from dispatch_nlp.service.console import decision_log
+
+    monkeypatch.setattr(decision_log, "MAX_PENDING", 3)
+    log = DecisionLog(background=False)
+    decision = dispatcher.dispatch(WorkOrder(text=TEXT))
+    orders = [WorkOrder(text=TEXT, id=f"P-{i}") for i in range(5)]
+    for o in orders:
+        log.record([o], [decision])
+    assert log.dropped == 2 and len(log._entries) == 0  # nothing masked on the request path
+    assert [e.order_id for e in log.entries()] == ["P-0", "P-1", "P-2"]

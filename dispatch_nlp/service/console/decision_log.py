@@ -2,9 +2,9 @@
 
 ``DecisionLog.record(orders, decisions, source)`` is called by the dispatch routes after each answer:
 it only appends references to a pending list (microseconds on the request path). The pending
-decisions are turned into ``Entry`` records when the log is read (or when many are pending): the text
-is masked then (``text.pii.mask_text``) and kept only for orders routed to ``review``; everything
-else kept is a decision field. Nothing raw is ever written anywhere; the log lives in memory, holds
+decisions are turned into ``Entry`` records by a background thread (a few hundred at a time, twice a
+second) or by a reader: the text is masked then (``text.pii.mask_text``, some 0.5 ms an order) and
+kept only for orders routed to ``review``; everything else kept is a decision field. Nothing raw is ever written anywhere; the log lives in memory, holds
 the last ``capacity`` decisions and starts empty with each process.
 
 An entry's time ``at`` (epoch seconds) is the order's ``created_at`` when it is an ISO 8601 time, else
@@ -26,7 +26,9 @@ from dispatch_nlp.text.pii import mask_text
 from dispatch_nlp.types import DispatchDecision, WorkOrder
 
 DEFAULT_CAPACITY = 200_000
-MAX_PENDING = 2_000  # past this many unread decisions, record() converts them itself
+MAX_PENDING = 50_000  # unconverted decisions held at most; beyond, new ones are counted in ``dropped``
+DRAIN_EVERY_S = 0.5  # the background converter's pace
+DRAIN_CHUNK = 200  # decisions converted per lock hold (a reader or the converter)
 REVIEW_STATUSES = ("open", "accepted", "corrected", "skipped")
 
 
@@ -100,36 +102,51 @@ def make_entry(seq: int, order: WorkOrder, decision: DispatchDecision, received:
 class DecisionLog:
     """The last ``capacity`` decisions, in arrival order."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY, clock=time.time):
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, clock=time.time, background: bool = True):
         self.clock = clock
         self._entries: deque[Entry] = deque(maxlen=capacity)
-        self._pending: list[tuple[WorkOrder, DispatchDecision, float, str]] = []
-        self._lock = threading.Lock()
+        self._pending: deque[tuple[WorkOrder, DispatchDecision, float, str]] = deque()
+        self._lock = threading.Lock()  # the entries
         self._seq = 0
         self._by_seq: dict[int, Entry] = {}
+        self.dropped = 0
+        self._background = background
+        self._converter: threading.Thread | None = None
 
     def record(self, orders: Sequence[WorkOrder], decisions: Sequence[DispatchDecision], source: str = "api") -> None:
-        """Note decisions as they are answered (cheap: the conversion waits for a reader)."""
+        """Note decisions as they are answered (cheap: the conversion happens off the request)."""
         now = self.clock()
-        with self._lock:
-            self._pending.extend((o, d, now, source) for o, d in zip(orders, decisions, strict=True))
-            if len(self._pending) > MAX_PENDING:
-                self._drain()
+        if len(self._pending) >= MAX_PENDING:
+            self.dropped += len(orders)
+            return
+        self._pending.extend((o, d, now, source) for o, d in zip(orders, decisions, strict=True))
+        if self._background and self._converter is None:
+            self._converter = threading.Thread(target=self._convert_forever, name="console-log", daemon=True)
+            self._converter.start()
 
-    def _drain(self) -> None:  # called with the lock held
-        for order, decision, received, source in self._pending:
-            self._seq += 1
-            if len(self._entries) == self._entries.maxlen:
-                self._by_seq.pop(self._entries[0].seq, None)
-            entry = make_entry(self._seq, order, decision, received, source)
-            self._entries.append(entry)
-            self._by_seq[entry.seq] = entry
-        self._pending = []
+    def _convert_forever(self) -> None:
+        while True:
+            time.sleep(DRAIN_EVERY_S)
+            while self._pending:
+                self._drain(DRAIN_CHUNK)
+
+    def _drain(self, limit: int | None = None) -> None:
+        with self._lock:
+            n = 0
+            while self._pending and (limit is None or n < limit):
+                order, decision, received, source = self._pending.popleft()
+                n += 1
+                self._seq += 1
+                if len(self._entries) == self._entries.maxlen:
+                    self._by_seq.pop(self._entries[0].seq, None)
+                entry = make_entry(self._seq, order, decision, received, source)
+                self._entries.append(entry)
+                self._by_seq[entry.seq] = entry
 
     def entries(self, since: float | None = None) -> list[Entry]:
         """The logged decisions (at or after ``since``), oldest first."""
+        self._drain()
         with self._lock:
-            self._drain()
             return [e for e in self._entries if since is None or e.at >= since]
 
     def review(self, statuses: Iterable[str] = ("open",)) -> list[Entry]:
@@ -141,8 +158,8 @@ class DecisionLog:
         """Set a review order's status (None when the log no longer holds it)."""
         if status not in REVIEW_STATUSES:
             raise ValueError(f"status: one of {', '.join(REVIEW_STATUSES)}")
+        self._drain()
         with self._lock:
-            self._drain()
             entry = self._by_seq.get(seq)
             if entry is not None:
                 entry.status = status

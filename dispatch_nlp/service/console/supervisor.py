@@ -62,13 +62,17 @@ def _changed(entry: Entry, c: Any) -> bool:
 def summarize(entries: list[Entry], corrections: dict[str, Any], now: float) -> dict[str, Any]:
     """All the figures above for the 24 h before ``now`` (``corrections``: latest per order id)."""
     day_start, base_start = now - DAY, now - DAY * (1 + BASELINE_DAYS)
-    recent = [e for e in entries if day_start <= e.at < now]
-    base = [e for e in entries if base_start <= e.at < day_start]
-    hours: list[dict[str, Any]] = []
-    for h in range(24):
-        lo = day_start + h * HOUR
-        routes = Counter(e.route for e in recent if lo <= e.at < lo + HOUR)
-        hours.append({"start": lo, "total": sum(routes.values()), "routes": dict(routes)})
+    recent: list[Entry] = []
+    base: list[Entry] = []
+    per_hour: list[Counter] = [Counter() for _ in range(24)]
+    for e in entries:  # one pass: the log may hold a few hundred thousand decisions
+        if day_start <= e.at < now:
+            recent.append(e)
+            per_hour[min(23, int((e.at - day_start) // HOUR))][e.route] += 1
+        elif base_start <= e.at < day_start:
+            base.append(e)
+    hours = [{"start": day_start + h * HOUR, "total": sum(c.values()), "routes": dict(c)}
+             for h, c in enumerate(per_hour)]
     auto = [e for e in recent if e.route == "dispatch"]
     checked = [e for e in auto if e.order_id in corrections]
     wrong = [e for e in checked if _changed(e, corrections[e.order_id])]

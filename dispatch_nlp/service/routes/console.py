@@ -35,6 +35,7 @@ SECURITY_HEADERS = {
                                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
 }
+SUPERVISOR_TTL_S = 5.0  # the supervisor's figures cover 24 h: a few seconds old is fresh enough
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css", "plots.js": "text/javascript"}
 
 pages = APIRouter(include_in_schema=False)
@@ -155,19 +156,27 @@ async def review_mark(body: Mark, log: LogDep, _: OperatorRole) -> Response:
 
 
 @api.get("/supervisor")
-async def supervisor(log: LogDep, store: StoreDep, now: float | None = None) -> dict[str, Any]:
-    """The supervisor's figures for the 24 h before ``now`` (default: the server's clock)."""
+async def supervisor(request: Request, log: LogDep, store: StoreDep, now: float | None = None) -> dict[str, Any]:
+    """The supervisor's figures for the 24 h before ``now`` (default: the server's clock; then the
+    figures are computed at most once every ``SUPERVISOR_TTL_S`` seconds, whoever asks)."""
+    cache = request.app.state.supervisor_cache
+    if now is None and cache and time.monotonic() - cache[0] < SUPERVISOR_TTL_S:
+        return cache[1]
     at = now if now is not None else time.time()
 
     def work() -> dict[str, Any]:
         corrections = store.latest_by_order() if store is not None else {}
         return summarize(log.entries(), corrections, at)
 
-    return await run_in_threadpool(work)
+    figures = await run_in_threadpool(work)
+    if now is None:
+        request.app.state.supervisor_cache = (time.monotonic(), figures)
+    return figures
 
 
 def install(app: FastAPI) -> None:
     """Serve the console from ``app`` and give it a decision log."""
     app.state.decision_log = DecisionLog()
+    app.state.supervisor_cache = None
     app.include_router(pages)
     app.include_router(api)

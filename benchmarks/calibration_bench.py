@@ -3,6 +3,9 @@
     .venv/bin/python -m benchmarks.calibration_bench [--model models/default]
         [--challenge ../shared/challenge/orders.jsonl] [--generated gen.jsonl] [--max-generated 1200]
 
+(the recorded run: ``dispatch-nlp corpus generate -n 12000 --seed 20261130 -o gen.jsonl``, its first
+1,200 ``test`` orders).
+
 For each profile of the model, the stages run once over the challenge set's ``dev`` and ``test``
 splits and over the ``test`` split of a generated corpus (``dispatch-nlp corpus generate``); routing
 is then redone under four settings:
@@ -70,6 +73,23 @@ def bench_profile(dispatcher, sets: dict[str, list], target: float) -> dict:
     return out
 
 
+SUMMARY_KEYS = ("leaf_accuracy", "unit_accuracy", "auto_share", "auto_leaf_accuracy", "auto_unit_accuracy",
+                "category_ece", "route_ece")
+
+
+def summary(profiles: dict) -> dict:
+    """The headline: per profile and set, shipped → unit dispatch → calibrated on challenge dev (unit)."""
+    out: dict = {}
+    for name, variants in profiles.items():
+        for set_name in variants["shipped"]:
+            if set_name in ("fit", "dispatch_on"):
+                continue
+            out.setdefault(name, {})[set_name] = {
+                key: [variants[v][set_name].get(key) for v in ("shipped", "unit", "calibrated_unit")]
+                for key in SUMMARY_KEYS}
+    return {"columns": ["shipped", "unit", "calibrated_unit"], **out}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=None, help="model directory (default: the shipped model)")
@@ -82,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     first = Dispatcher.load(args.model)
     names = args.profiles.split(",") if args.profiles else profiles_of(first.config)
-    result: dict = {"model_version": first.model_version, "target": args.target, "profiles": {}}
+    result: dict = {"model_version": first.model_version, "target": args.target,
+                    "generated": Path(args.generated).name if args.generated else None, "profiles": {}}
     for name in names:
         dispatcher = Dispatcher.load(first.model_dir, profile=name)
         sets = {"challenge_dev": _examples(args.challenge, CHALLENGE, dispatcher, "dev"),
@@ -94,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(name, json.dumps({v: {s: {k: f.get(k) for k in ("auto_share", "auto_unit_accuracy", "route_ece")}
                                     for s, f in r.items() if isinstance(f, dict) and "n" in f}
                                 for v, r in result["profiles"][name].items()}, ensure_ascii=False))
+    result["summary"] = summary(result["profiles"])
     atomic_write(args.output, json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     return 0
 

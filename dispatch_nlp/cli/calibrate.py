@@ -36,10 +36,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise InputError(f"--target {args.target}: give an accuracy between 0.5 and 1 (exclusive)")
     first = Dispatcher.load(args.model, ort_spin=ort_spin_from_env(), ort_threads=ort_threads_from_env(),
                             trust=args.trust)
-    dispatchers = {name: first if name == first.profile else
-                   Dispatcher.load(first.model_dir, profile=name, ort_spin=ort_spin_from_env(),
-                                   ort_threads=ort_threads_from_env(), trust=args.trust)
-                   for name in profiles_of(first.config)}
     split_col = (args.split_col or "split") if args.split else None
     examples, report = load_examples(args.data, spec_from_args(args), first.catalog, first.gazetteer,
                                      split_col=split_col, dev_ratio=0.0, test_ratio=0.0, encoding=args.encoding,
@@ -52,6 +48,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                          f"{' in split ' + args.split if args.split else ''}; calibration needs at least {MIN_ORDERS}")
     if args.dispatch_on == "unit" and not any(e.unit for e in examples):
         raise InputError("--dispatch-on unit needs the responsible unit of each order (--unit-col)")
+    dispatchers = {name: first if name == first.profile else
+                   Dispatcher.load(first.model_dir, profile=name, ort_spin=ort_spin_from_env(),
+                                   ort_threads=ort_threads_from_env(), trust=args.trust)
+                   for name in profiles_of(first.config)}
     routes, reports = calibrate_model(dispatchers, examples, target=args.target, method=args.method,
                                       dispatch_on=args.dispatch_on, min_count=args.min_count, folds=args.folds)
     out = {"model": str(first.model_dir), "orders": len(examples), "written": not args.dry_run, "profiles": reports}

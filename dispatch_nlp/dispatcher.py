@@ -5,6 +5,7 @@
     decision = d.dispatch("市民反映：朝阳区望京街道某小区暖气不热")
     decisions = d.dispatch_batch(orders, batch_size=64)
     for decision in d.pipe(orders): ...       # lazily, in input order
+    table = d.dispatch_dataset(ds, text_column="text")  # a datasets.Dataset with decision columns added
     rules_only = Dispatcher.load(disable=["classifier"])
 
 A model directory holds ``config.json`` (which catalog, gazetteer and units registry it was built for,
@@ -318,6 +319,16 @@ class Dispatcher:
                 batch = []
         if batch:
             yield from self._run(batch, batch_size)
+
+    def dispatch_dataset(self, ds: Any, *, text_column: str, title_column: str | None = None,
+                         id_column: str | None = None, batch_size: int = 64, **kwargs: Any) -> Any:
+        """A ``datasets.Dataset`` with decision columns added (route, confidence, category, appeal type,
+        district/street codes, unit, flags, ...): ``dispatch_nlp.batch.hf_dataset.dispatch_dataset``,
+        which needs ``pip install 'dispatch-nlp[datasets]'``."""
+        from dispatch_nlp.batch.hf_dataset import dispatch_dataset
+
+        return dispatch_dataset(self, ds, text_column=text_column, title_column=title_column, id_column=id_column,
+                                batch_size=batch_size, **kwargs)
 
     def _run(self, docs: list[Doc], batch_size: int) -> list[DispatchDecision]:
         t0 = time.perf_counter()

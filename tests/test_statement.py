@@ -74,3 +74,11 @@ def test_stage_fills_doc_statement_and_skips_empty_text():
 
 def test_order_fields_default_statement_is_none():
     assert OrderFields("文本").statement is None
+
+
+def test_repeat_complaint_reference_is_a_header_not_a_reason_to_drop_the_sentence():
+    text = ("同热线-240101-000123,市民再次来电反映:小区电梯停运两周无人维修。"
+            "来电人对办理结果不满意,希望继续督办。关联工单:同热线-231201-000456。")
+    st = problem_statement(text)
+    assert st.startswith("市民再次来电反映") and "电梯停运" in st
+    assert "同热线" not in st

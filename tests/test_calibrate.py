@@ -120,6 +120,36 @@ def test_calibrating_an_overconfident_profile_lowers_its_confidence_and_holds_th
     assert set(report["ece_cv"]) == {"category", "level", "route"}
 
 
+def test_the_rules_weight_is_refit_unless_kept(gaz):
+    run = _run(gaz, n=40)
+    kept, report = calibrate_profile(run, dispatch_on="leaf", min_auto=5, fit_rules_weight=False)
+    assert kept["rules_weight"] == RouteSettings().rules_weight and report["rules_weight_logp"] == {}
+    fitted, report = calibrate_profile(run, dispatch_on="leaf", min_auto=5)
+    # These orders have no rule evidence: every weight scores alike and the one nearest the model's is kept.
+    assert len(report["rules_weight_logp"]) > 1 and len(set(report["rules_weight_logp"].values())) == 1
+    assert abs(fitted["rules_weight"] - RouteSettings().rules_weight) <= 0.05
+    assert kept["dispatch_on"] == "leaf" and kept["route_calibration_x"] == []
+
+
+def test_rules_that_are_right_where_the_classifier_is_wrong_get_more_weight(gaz):
+    from dispatch_nlp.components.rules import RulesStage
+
+    catalog = Catalog.load()
+    rules = RulesStage(catalog)
+    router = Router(catalog, gaz, UnitsRegistry.load(), RouteSettings(rules_weight=0.1), model_version="test")
+    docs, gold = [], []
+    for i in range(40):  # the rules name the right leaf; the classifier is sure and wrong half the time
+        text, leaf, other = (("想问公积金提取的材料", "010901", "010202") if i % 2 else ("路面塌陷了一个大坑", "010202", "010901"))
+        doc = rules(Doc.from_order(WorkOrder(text=text, id=str(i))))
+        doc.classifier = ClassifierEvidence(leaf_probs={other if i % 4 < 2 else leaf: 0.9, "010204": 0.1})
+        doc.jurisdiction = JurisdictionEvidence(code=WANGJING, confidence=1.0)
+        docs.append(doc)
+        gold.append(leaf)
+    run = ProfileRun(types.SimpleNamespace(router=router), docs, gold, [None] * len(gold))
+    route, report = calibrate_profile(run, dispatch_on="leaf", min_auto=5)
+    assert route["rules_weight"] >= 0.4 and report["after"]["leaf_accuracy"] > report["before"]["leaf_accuracy"]
+
+
 def test_write_calibration_updates_each_profile_records_the_data_and_rewrites_checksums(tmp_path):
     model = tmp_path / "model"
     model.mkdir()

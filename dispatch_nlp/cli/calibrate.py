@@ -1,7 +1,7 @@
 """``dispatch-nlp calibrate``: refit a model's confidences and thresholds on labelled realistic orders.
 
     dispatch-nlp calibrate -m MODEL_DIR --data orders.jsonl --split dev [column flags as evaluate]
-        [--target 0.9] [--method platt|isotonic] [--dispatch-on unit|leaf] [--dry-run]
+        [--target 0.9] [--method platt|isotonic] [--dispatch-on unit|leaf] [--keep-rules-weight] [--dry-run]
 
 Every profile of the model is calibrated (a profile inherits the config's ``route`` keys, so all are
 written together); see :mod:`dispatch_nlp.lifecycle.calibrate`.  Prints a JSON report (per profile:
@@ -53,7 +53,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                                    ort_threads=ort_threads_from_env(), trust=args.trust)
                    for name in profiles_of(first.config)}
     routes, reports = calibrate_model(dispatchers, examples, target=args.target, method=args.method,
-                                      dispatch_on=args.dispatch_on, min_count=args.min_count, folds=args.folds)
+                                      dispatch_on=args.dispatch_on, min_count=args.min_count, folds=args.folds,
+                                      fit_rules_weight=not args.keep_rules_weight)
     out = {"model": str(first.model_dir), "orders": len(examples), "written": not args.dry_run, "profiles": reports}
     if not args.dry_run:
         record = write_calibration(first.model_dir, routes, reports, data=args.data, split=args.split,
@@ -85,5 +86,7 @@ def register(sub) -> None:
                    help="what must be right to dispatch automatically: the responsible unit (default) or the leaf")
     p.add_argument("--min-count", type=int, default=10, help="least orders per isotonic step (default: 10)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds for the reported ECE (default: 5)")
+    p.add_argument("--keep-rules-weight", action="store_true",
+                   help="keep the model's weight of the catalog rules (default: refit it on these orders)")
     p.add_argument("--dry-run", action="store_true", help="report what would be fitted; write nothing")
     p.set_defaults(func=cmd_calibrate)

@@ -314,12 +314,17 @@ def _leaf_points(run: ProfileRun, settings: RouteSettings) -> tuple[np.ndarray, 
 
 def calibrate_profile(run: ProfileRun, *, target: float = 0.9, method: str = "platt", dispatch_on: str = "unit",
                       min_count: int = 10, folds: int = 5, min_auto: int = MIN_AUTO,
-                      level_target: float | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fit one profile's route settings on ``run``. Returns (the ``route`` keys to write, a report
-    with cross-validated ECE and the figures before and after)."""
+                      level_target: float | None = None, fit_rules_weight: bool = True
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fit one profile's route settings on ``run`` (``fit_rules_weight=False`` keeps the model's rules
+    weight). Returns (the ``route`` keys to write, a report with cross-validated ECE and the figures
+    before and after)."""
     before_settings = run.dispatcher.router.settings
     before = outcomes(run, decide(run, before_settings), before_settings.dispatch_on).figures
-    rules_weight, rw_scores = _fit_rules_weight(run, before_settings)
+    if fit_rules_weight:
+        rules_weight, rw_scores = _fit_rules_weight(run, before_settings)
+    else:
+        rules_weight, rw_scores = before_settings.rules_weight, {}
     settings = dataclasses.replace(before_settings, rules_weight=rules_weight)
     top, ok, lvl, lvl_ok = _leaf_points(run, settings)
     leaf_cal = fit_calibrator(method, top, ok, min_count)

@@ -39,7 +39,8 @@ SUPERVISOR_TTL_S = 5.0  # the supervisor's figures cover 24 h: a few seconds old
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css", "plots.js": "text/javascript"}
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/console/api", tags=["console"], dependencies=[DispatchRole], responses=AUTH_RESPONSES)
+# The page's own calls: not part of the public API document (clients generate code from it).
+api = APIRouter(prefix="/console/api", dependencies=[DispatchRole], responses=AUTH_RESPONSES, include_in_schema=False)
 OperatorRole = Annotated[Principal, Depends(require("operator"))]
 
 

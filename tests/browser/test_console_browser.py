@@ -44,8 +44,10 @@ def test_dispatch_see_evidence_and_correct_the_category(service, page):
     shot(page, "order")
 
     # Correct the category: type into the tree search, take the first leaf with Enter, submit with Ctrl+Enter.
+    page.focus("#cat-q")  # empty: the tree's branches to browse
+    page.wait_for_selector("#cat-results li.group:has-text('城乡建设')")
     page.fill("#cat-q", "停气")
-    page.wait_for_selector("#cat-results button")
+    page.wait_for_selector("#cat-results button:has-text('停气')")
     first = page.inner_text("#cat-results button")
     code = first.split()[-1]
     page.focus("#unit-q")

@@ -159,6 +159,13 @@ function resultList(ul, rows, label, onPick, groupOf) {
 
 function debounce(fn, ms) { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; }
 
+async function browseCategories() {  // the tree's first two levels; a branch lists its leaves
+  if (!S.tree) S.tree = (await api("/console/api/catalog/tree")).tree;
+  const rows = S.tree.flatMap(top => top.children.map(c => ({...c, top: top.name})));
+  resultList($("cat-results"), rows, c => `${c.name}（${c.leaves}）  ${c.code}`,
+    c => { $("cat-q").value = c.code; searchCategories(); $("cat-q").focus(); }, c => c.top);
+}
+
 async function searchCategories() {
   const q = $("cat-q").value.trim();
   if (!q) { $("cat-results").replaceChildren(); return []; }
@@ -437,6 +444,7 @@ $("fix-clear").addEventListener("click", clearPicks);
 $("cat-q").addEventListener("input", debounce(searchCategories, 150));
 $("place-q").addEventListener("input", debounce(searchPlaces, 150));
 $("unit-q").addEventListener("input", debounce(loadUnits, 150));
+$("cat-q").addEventListener("focus", () => { if (!$("cat-q").value.trim() && S.who) browseCategories(); });
 $("unit-q").addEventListener("focus", () => { if (!$("unit-results").children.length) loadUnits(); });
 listKeys($("cat-q"), $("cat-results"), searchCategories);
 listKeys($("place-q"), $("place-results"), searchPlaces);

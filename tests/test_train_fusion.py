@@ -108,3 +108,30 @@ def test_coverage_at_accuracy_takes_the_most_confident_share():
     assert coverage_at_accuracy(np.zeros(5), np.ones(5))["0.97"] == 0.0
     rep = head_report(["a", "b", "a"], ["a", "b", "b"], [0.9, 0.8, 0.2])
     assert rep["coverage_at_accuracy"] == {"0.97": round(2 / 3, 4), "0.98": round(2 / 3, 4), "0.99": round(2 / 3, 4)}
+
+
+def test_reliability_features_let_a_member_count_where_it_is_right():
+    """Two members equally confident, each right on two of four leaves and wrong (confidently) on the
+    other two: only per-leaf reliability tells them apart, and the fit keeps it because it helps."""
+    from dispatch_nlp.training.crossfit import assign_folds
+    from dispatch_nlp.training.stacking import fit_stacked_fusion
+
+    rng = np.random.default_rng(5)
+    n, classes = 800, ["a0", "a1", "b2", "b3"]
+    gold = rng.integers(0, 4, n)
+    a, b = np.full((n, 4), 0.05), np.full((n, 4), 0.05)
+    for i, g in enumerate(gold):
+        swap = g ^ 1  # the other leaf of its pair
+        good, bad = (a, b) if g < 2 else (b, a)
+        good[i, g] = 0.7
+        good[i, swap] = 0.2
+        bad[i, swap], bad[i, g] = 0.7, 0.2
+    probs = {"a": a / a.sum(1, keepdims=True), "b": b / b.sum(1, keepdims=True)}
+    folds = assign_folds([str(g) for g in gold], 5)
+    stacker, fusion = fit_stacked_fusion(probs, np.zeros((n, 4)), gold, folds, 0.95, classes=classes)
+    assert fusion["reliability"] is True and fusion["dev_accuracy"] >= 0.95
+    assert stacker.reliability["a"]["a0"] > 0.9 > 0.1 > stacker.reliability["a"]["b2"]
+    plain, without = fit_stacked_fusion(probs, np.zeros((n, 4)), gold, folds, 0.95)
+    assert without["reliability"] is False and without["dev_accuracy"] < 0.7
+    with pytest.raises(ModelError, match="leaves"):
+        stacker.predict(probs)  # the reliability features need the columns' leaves

@@ -202,7 +202,7 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
         rows = _common_rows([held[m] for m in members], len(pool))
         rows = rows[gold[rows] >= 0]
         probs = {m: _rows_of(held[m], rows) for m in members}
-        fusion = _fit_fusion(opts, probs, rules[rows], gold[rows], folds[rows])
+        fusion = _fit_fusion(opts, probs, rules[rows], gold[rows], folds[rows], leaves)
         fusion["n"] = int(len(rows))
         if fusion["fusion"] == "stacked":
             stacker = fusion.pop("stacker")
@@ -240,13 +240,14 @@ def _rows_of(part: HeldOut, rows: np.ndarray) -> np.ndarray:
     return part.probs[[where[int(r)] for r in rows]]
 
 
-def _fit_fusion(opts, probs: dict[str, np.ndarray], rules: np.ndarray, gold: np.ndarray, folds: np.ndarray) -> dict:
+def _fit_fusion(opts, probs: dict[str, np.ndarray], rules: np.ndarray, gold: np.ndarray, folds: np.ndarray,
+                leaves: list[str]) -> dict:
     """The weight grid's fusion, and the stacked one over it when asked (the grid's weights then fuse
     the appeal head, and its held-out accuracy is kept for comparison)."""
     grid = fit_fusion(probs, rules, gold, opts.target_precision)
     if opts.fusion != "stacked":
         return grid
-    stacker, stacked = fit_stacked_fusion(probs, rules, gold, folds, opts.target_precision)
+    stacker, stacked = fit_stacked_fusion(probs, rules, gold, folds, opts.target_precision, classes=leaves)
     return {**stacked, "weights": grid["weights"], "stacker": stacker,
             "weights_dev_accuracy": grid["dev_accuracy"], "weights_dev_auto_coverage": grid["dev_auto_coverage"]}
 

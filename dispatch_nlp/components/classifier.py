@@ -203,7 +203,8 @@ class ClassifierStage(BaseComponent):
         """Aligned member probabilities of one head fused: the stacker for the leaf head of a stacked
         model, else ``combine`` (a stacked model's appeal head: the weighted mean)."""
         if self.stacker is not None and head == "leaf":
-            return self.stacker.predict(aligned, rules_matrix(rules, classes, len(next(iter(aligned.values())))))
+            return self.stacker.predict(aligned, rules_matrix(rules, classes, len(next(iter(aligned.values())))),
+                                        classes)
         return combine(aligned, self.weights, self.fusion if self.fusion in PROB_FUSIONS else "mean")
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:

@@ -100,6 +100,7 @@ def test_walk_a_queue_of_20_orders_with_the_keyboard(service, page):
     page.click("#q-load-service")
     page.wait_for_function("document.getElementById('q-progress').dataset.total === '20'")
     page.focus("#q-item")
+    page.wait_for_selector("#q-item mark.keyword")  # the queued order's deciding words, on its masked text
     plan = ["a", "s", "c", "a", "c"] * 4
     for i, key in enumerate(plan):
         page.keyboard.press(key)

@@ -336,6 +336,9 @@ function renderQueue() {
   const cur = S.shown[S.index];
   if (!cur) { $("q-item").replaceChildren(h("p", {class: "muted"}, "没有符合条件的工单。")); return; }
   renderDecision(cur.view, $("q-item"));
+  if (cur.view.text && !cur.view.marks.length && !cur.view.marking) {
+    markQueued(cur.view).then(() => { if (S.shown[S.index] === cur && !$("screen-queue").hidden) renderQueue(); });
+  }
   if (cur.view.before) $("q-item").prepend(h("p", {class: "note"}, `重分类前：${cur.view.before}`));
   const row = body.rows[S.index];
   if (row) row.scrollIntoView({block: "nearest"});
@@ -365,15 +368,22 @@ async function correctQueueItem() {
   renderDecision(cur.view, $("decision"));
   show("order");
   $("cat-q").focus();
-  if (cur.view.text && !cur.view.marks.length) {  // the words that decided it, marked on the masked text
+  await markQueued(cur.view);
+  if (S.view === cur.view) renderDecision(cur.view, $("decision"));
+}
+
+async function markQueued(v) {
+  /* A queued order's deciding words, marked on its masked text (re-read without logging it again). */
+  if (!v.text || v.marks.length) return;
+  if (!v.marking) v.marking = (async () => {
     try {
-      const tl = cur.view.title_len || 0, order = {text: cur.view.text.slice(tl), id: cur.view.order_id};
-      if (tl) order.title = cur.view.text.slice(0, tl - 1);
+      const tl = v.title_len || 0, order = {text: v.text.slice(tl), id: v.order_id};
+      if (tl) order.title = v.text.slice(0, tl - 1);
       const r = await api("/console/api/analyze", {order, record: false});
-      Object.assign(cur.view, {text: r.view.text, marks: r.view.marks, title_len: r.view.title_len});
-      if (S.view === cur.view) renderDecision(cur.view, $("decision"));
-    } catch (e) { /* the decision stays shown without marks */ }
-  }
+      Object.assign(v, {text: r.view.text, marks: r.view.marks, title_len: r.view.title_len});
+    } catch (e) { /* shown without marks */ }
+  })();
+  return v.marking;
 }
 
 /* ---- supervisor --------------------------------------------------------------------------- */

@@ -7,10 +7,11 @@
 
 ``reclassify`` runs ``mapInPandas``: every executor Python process loads one ``Dispatcher`` the first
 time it needs it and keeps it in a module global (Spark reuses Python workers, so the model loads
-once per worker process, not once per batch). The model directory is shipped with
-``SparkContext.addFile`` (``ship_model=True``, the default) or read in place from storage every
-executor can see (``ship_model=False``: a shared file system path). Executors need ``dispatch_nlp``
-installed (or shipped with ``--py-files``); resources written ``catalog:NAME`` resolve there.
+once per worker process, not once per batch). The model directory is shipped as one zip file with
+``SparkContext.addFile`` (``ship_model=True``, the default; unpacked once per executor) or read in
+place from storage every executor can see (``ship_model=False``: a shared file system path).
+Executors need ``dispatch_nlp`` installed (or shipped with ``--py-files``); resources written
+``catalog:NAME`` resolve there.
 
 Rows are numbered as the local engine numbers them (data rows from 1, in input order) without a
 shuffle: ``monotonically_increasing_id`` holds the partition and the position in it, and one
@@ -37,7 +38,8 @@ from dispatch_nlp.resources import default_model_dir
 _MID = "__dispatch_nlp_mid__"
 _ROW = "__dispatch_nlp_row__"
 _DISPATCHERS: dict = {}  # (model dir, shipped, cut_trails, profile, ort_spin, ort_threads) -> Dispatcher, one per executor process
-_SHIPPED: set = set()
+_SHIPPED: set = set()  # (application id, archive) already added
+_PACKED: dict = {}  # (model dir, checksums stamp) -> zip written by pack_model
 SPARK_CHARSETS = ("iso-8859-1", "us-ascii", "utf-16", "utf-16be", "utf-16le", "utf-32", "utf-8")
 
 
@@ -48,12 +50,59 @@ def _dispatcher(model_ref: str, shipped: bool, cut_trails: bool, profile: str | 
         if shipped:
             from pyspark import SparkFiles
 
-            model_dir = SparkFiles.get(model_ref)
+            model_dir = str(unpack_model(Path(SparkFiles.get(model_ref))))
         else:
             model_dir = model_ref
         _DISPATCHERS[key] = Dispatcher.load(model_dir, cut_trails=cut_trails, profile=profile, ort_spin=ort_spin,
                                               ort_threads=ort_threads)
     return _DISPATCHERS[key]
+
+
+def pack_model(model_dir: Path) -> Path:
+    """The model directory as one zip file to ship with ``addFile`` (Spark ships a folder only to
+    ``local`` masters). Named after the folder and its ``checksums.json``, written once per process
+    into a temporary folder; the executors unpack it with ``unpack_model``."""
+    import atexit
+    import hashlib
+    import shutil
+    import tempfile
+    import zipfile
+
+    model_dir = model_dir.resolve()
+    sums = model_dir / "checksums.json"
+    stamp = hashlib.sha256(sums.read_bytes() if sums.exists() else str(model_dir).encode()).hexdigest()[:16]
+    key = (str(model_dir), stamp)
+    if key in _PACKED and _PACKED[key].exists():
+        return _PACKED[key]
+    folder = Path(tempfile.mkdtemp(prefix="dispatch-nlp-model-"))
+    atexit.register(shutil.rmtree, folder, True)
+    archive = folder / f"{model_dir.name}-{stamp}.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for path in sorted(model_dir.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(model_dir).as_posix())
+    _PACKED[key] = archive
+    return archive
+
+
+def unpack_model(archive: Path) -> Path:
+    """On an executor: the shipped zip unpacked next to it (once; the Python workers of one executor
+    share the folder, so it is unpacked aside and renamed into place)."""
+    import shutil
+    import tempfile
+    import zipfile
+
+    target = archive.with_suffix("")
+    if target.is_dir():
+        return target
+    staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=archive.parent))
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(staging)
+    try:
+        os.rename(staging, target)
+    except OSError:  # another worker got there first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def spark_schema(compare: bool):
@@ -139,11 +188,11 @@ def reclassify(df, model_dir: str | os.PathLike | None = None, *, text_col: str 
     sc = df.sparkSession.sparkContext
     if ship_model:
         apply_profile(read_config(mdir), profile, mdir)  # fail on the driver, clearly, before any task starts
-        key = str(mdir.resolve())
-        if key not in _SHIPPED:
-            sc.addFile(key, recursive=True)
-            _SHIPPED.add(key)
-        model_ref = mdir.resolve().name
+        archive = pack_model(mdir)
+        if (sc.applicationId, str(archive)) not in _SHIPPED:  # once per application (a new session ships again)
+            sc.addFile(str(archive))
+            _SHIPPED.add((sc.applicationId, str(archive)))
+        model_ref = archive.name
     else:
         model_ref = str(mdir)
 

@@ -86,8 +86,8 @@ class RouteSettings:
     """What the overall confidence multiplies the category's with: ``place`` (the jurisdiction's, for
     orders that need a place) or ``unit`` (the unit's: a model whose units were learned from history,
     ``train --units-from-labels``, which writes this); with ``unit`` an order is dispatched when the
-    category reaches ``auto_threshold`` and the unit ``unit_auto_threshold``, even without a units
-    registry of the catalog."""
+    category reaches ``auto_threshold`` (with ``dispatch_on = unit``: the unit's summed probability,
+    calibrated) and the unit ``unit_auto_threshold``, even without a units registry of the catalog."""
     unit_auto_threshold: float = 0.8
     """With ``route_confidence = unit``: the least unit confidence an order is dispatched with."""
     dispatch_on: str = "leaf"

@@ -124,18 +124,38 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
     return batches
 
 
-def _encode(tokenizer, texts: list[str], max_len: int, pad_id: int):
-    torch = _torch()
+def _ids(tokenizer, texts: list[str], max_len: int) -> list[list[int]]:
+    """The token ids the member reads for each text (truncated to ``max_len``, not padded)."""
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_len)
-    encs = tokenizer.encode_batch(texts)
-    n = max(len(e.ids) for e in encs)
-    ids = torch.full((len(encs), n), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(encs), n), dtype=torch.long)
-    for i, e in enumerate(encs):
-        ids[i, : len(e.ids)] = torch.tensor(e.ids)
-        mask[i, : len(e.ids)] = 1
+    return [e.ids for e in tokenizer.encode_batch(texts)]
+
+
+def _encode(tokenizer, texts: list[str], max_len: int, pad_id: int):
+    return _pad(_ids(tokenizer, texts, max_len), pad_id)
+
+
+def _pad(id_lists: list[list[int]], pad_id: int):
+    """Token id lists as right-padded (ids, mask) tensors: what ``_encode`` makes of their texts."""
+    torch = _torch()
+    n = max(len(ids) for ids in id_lists)
+    ids = torch.full((len(id_lists), n), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(id_lists), n), dtype=torch.long)
+    for i, row in enumerate(id_lists):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
     return ids, mask
+
+
+def token_table(tokenizer, texts: list[str], max_len: int):
+    """The training texts' token ids, computed once for every epoch: a batched ``map`` into an Arrow
+    table (``hf_dataset.tokenize_dataset``; ``datasets`` is in the train extra); rows are read back
+    per batch with ``table[indices]["input_ids"]``."""
+    from dispatch_nlp.batch.hf_dataset import require_datasets, tokenize_dataset
+
+    datasets = require_datasets()
+    return tokenize_dataset(datasets.Dataset.from_dict({"text": texts}), tokenizer, max_len,
+                            encode=lambda batch: _ids(tokenizer, batch, max_len))
 
 
 def teacher_embeddings(teacher, tokenizer, texts: list[str], max_len: int, pad_id: int, device: str,
@@ -190,6 +210,7 @@ def fit_encoder_member(opts, train_ex, dev_ex, heads: dict[str, list[str]], out_
     if len(texts) < 2:
         raise ValueError("the encoder member needs at least 2 training orders")
     lengths = [len(t) for t in texts]
+    tokens = token_table(tokenizer, texts, opts.max_len)
     steps_per_epoch = math.ceil(len(texts) / opts.batch_size)
     total_steps = max(1, int(steps_per_epoch * opts.epochs))
     params = [
@@ -211,7 +232,7 @@ def fit_encoder_member(opts, train_ex, dev_ex, heads: dict[str, list[str]], out_
                 break
             if len(batch) < 2:  # batch statistics of one order are not statistics
                 continue
-            ids, mask = _encode(tokenizer, [texts[j] for j in batch], opts.max_len, pad_id)
+            ids, mask = _pad(tokens[batch]["input_ids"], pad_id)
             ids, mask = ids.to(device), mask.to(device)
             pooled = model.pooled(ids, mask)
             z = model.dropout(model.norm(pooled))

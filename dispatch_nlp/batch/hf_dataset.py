@@ -194,20 +194,27 @@ def dataset_examples(ds, split: str | None = None, batch_size: int = WRITE_BATCH
 
 # -- encoder tokens ---------------------------------------------------------------------------------
 def tokenize_dataset(ds, tokenizer, max_len: int, *, text_column: str = "text", column: str = "input_ids",
-                     batch_size: int = 1000, load_from_cache_file: bool = True):
+                     batch_size: int = 1000, load_from_cache_file: bool = True, encode=None):
     """``ds`` with ``column``: the token ids of ``text_column`` by a ``tokenizers.Tokenizer``
     (truncated to ``max_len``, not padded), by a batched ``map``; cached under the dataset's own
-    cache folder when it lives on disk, so another run over the same data and tokenizer reads them back."""
+    cache folder when it lives on disk, so another run over the same data and tokenizer reads them back.
+    ``encode(texts) -> id lists`` replaces the plain truncation (the encoder member passes its own)."""
     require_datasets()
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_len)
     vocab = tokenizer.to_str()  # with the settings it encodes with: the same tokenizer hashes the same
 
-    def encode(batch: dict) -> dict:
+    def truncated(texts: list[str]) -> list[list[int]]:
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_len)
-        return {column: [e.ids for e in tokenizer.encode_batch(batch[text_column])]}
+        return [e.ids for e in tokenizer.encode_batch(texts)]
 
-    fingerprint = _digest(ds._fingerprint, hashlib.sha256(vocab.encode()).hexdigest(), max_len, text_column, column)
-    return ds.map(encode, batched=True, batch_size=batch_size, new_fingerprint=fingerprint,
+    fn = encode or truncated
+
+    def tokenize(batch: dict) -> dict:
+        return {column: fn(batch[text_column])}
+
+    fingerprint = _digest(ds._fingerprint, hashlib.sha256(vocab.encode()).hexdigest(), max_len, text_column, column,
+                          getattr(fn, "__qualname__", None))
+    return ds.map(tokenize, batched=True, batch_size=batch_size, new_fingerprint=fingerprint,
                   load_from_cache_file=load_from_cache_file, desc="tokenize")

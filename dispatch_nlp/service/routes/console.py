@@ -35,6 +35,7 @@ SECURITY_HEADERS = {
                                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
 }
+REVIEW_PAGE = 500  # review orders handed to the page at once (the oldest open ones)
 SUPERVISOR_TTL_S = 5.0  # the supervisor's figures cover 24 h: a few seconds old is fresh enough
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css", "plots.js": "text/javascript"}
 
@@ -140,9 +141,10 @@ async def units(body: UnitQuery, holder: HolderDep) -> dict[str, Any]:
 
 @api.get("/review")
 async def review(log: LogDep) -> dict[str, Any]:
-    """The orders the service routed to review and nobody has handled yet (masked text)."""
+    """The orders the service routed to review and nobody has handled yet (masked text), oldest
+    first, at most ``REVIEW_PAGE`` of them; ``open`` counts them all."""
     entries = await run_in_threadpool(log.review)
-    return {"items": [e.to_dict() for e in entries]}
+    return {"items": [e.to_dict() for e in entries[:REVIEW_PAGE]], "open": len(entries)}
 
 
 @api.post("/review/mark")

@@ -292,6 +292,7 @@ async function loadServiceQueue() {
   try {
     const r = await api("/console/api/review");
     setQueue(r.items.map(e => ({view: viewFromEntry(e), status: e.status})), "service");
+    if (r.open > r.items.length) $("q-progress").textContent += `（服务中共有 ${r.open} 条待复核，先载入最早的 ${r.items.length} 条）`;
   } catch (e) { $("q-progress").textContent = "载入失败：" + e.message; }
 }
 

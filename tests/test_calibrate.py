@@ -17,6 +17,7 @@ from dispatch_nlp.lifecycle.calibrate import (
     ProfileRun,
     calibrate_profile,
     cv_ece,
+    fit_beta,
     fit_isotonic,
     fit_platt,
     least_threshold,
@@ -51,6 +52,16 @@ def test_platt_without_a_positive_slope_is_the_base_rate():
     x, y = _sample(100, 3, lambda p: 1 - p)
     flat = fit_platt(x, y)
     assert flat(np.array([0.1]))[0] == flat(np.array([0.99]))[0] == pytest.approx(y.mean())
+
+
+def test_beta_bends_where_platt_cannot_and_stays_monotone():
+    x, y = _sample(600, 8, lambda p: p ** 4)  # right rarely until the score is near 1
+    beta, platt = fit_beta(x, y), fit_platt(x, y)
+    grid = np.linspace(0.05, 0.99, 50)
+    assert np.all(np.diff(beta(grid)) >= 0)
+    assert np.abs(beta(grid) - grid ** 4).mean() < np.abs(platt(grid) - grid ** 4).mean()
+    x, y = _sample(100, 3, lambda p: 1 - p)
+    assert fit_beta(x, y)(np.array([0.1]))[0] == fit_beta(x, y)(np.array([0.99]))[0] == pytest.approx(y.mean())
 
 
 def test_isotonic_steps_hold_the_minimum_count():

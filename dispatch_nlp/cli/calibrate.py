@@ -1,7 +1,7 @@
 """``dispatch-nlp calibrate``: refit a model's confidences and thresholds on labelled realistic orders.
 
     dispatch-nlp calibrate -m MODEL_DIR --data orders.jsonl --split dev [column flags as evaluate]
-        [--target 0.9] [--method platt|isotonic] [--dispatch-on unit|leaf] [--keep-rules-weight] [--dry-run]
+        [--target 0.9] [--method platt|beta|isotonic] [--dispatch-on unit|leaf] [--keep-rules-weight] [--dry-run]
 
 Every profile of the model is calibrated (a profile inherits the config's ``route`` keys, so all are
 written together); see :mod:`dispatch_nlp.lifecycle.calibrate`.  Prints a JSON report (per profile:
@@ -80,8 +80,9 @@ def register(sub) -> None:
     p.add_argument("--max-rows", type=int)
     p.add_argument("--target", type=float, default=0.9,
                    help="accuracy the automatically dispatched orders must reach (default: 0.9)")
-    p.add_argument("--method", choices=("platt", "isotonic"), default="platt",
-                   help="calibration map: platt (two parameters, default) or isotonic with --min-count orders per step")
+    p.add_argument("--method", choices=("platt", "beta", "isotonic"), default="platt",
+                   help="calibration map: platt (two parameters, default), beta (three) or isotonic with "
+                        "--min-count orders per step")
     p.add_argument("--dispatch-on", choices=("unit", "leaf"), default="unit",
                    help="what must be right to dispatch automatically: the responsible unit (default) or the leaf")
     p.add_argument("--min-count", type=int, default=10, help="least orders per isotonic step (default: 10)")

@@ -13,8 +13,8 @@ labelled set (the challenge set's ``dev`` half, a city's own checked orders):
 * ``auto_threshold``: the least calibrated route confidence whose orders reach ``target`` accuracy.
 
 Calibration maps are monotone and guarded against over-fitting a small set: Platt scaling on the
-logit (two parameters, the default) or isotonic regression whose steps hold at least ``min_count``
-orders.  Each is judged by expected calibration error with ``folds``-fold cross-validation.
+logit (two parameters, the default), beta calibration (three) or isotonic regression whose steps
+hold at least ``min_count`` orders.  Each is judged by expected calibration error with ``folds``-fold cross-validation.
 
 :func:`write_calibration` puts the fitted route settings into ``config.json`` (each profile its own
 keys), records what the model was calibrated on (``config["calibration"]`` and a section of the model
@@ -46,11 +46,11 @@ from dispatch_nlp.routing.router import Router
 from dispatch_nlp.routing.settings import RouteSettings
 from dispatch_nlp.types import DispatchDecision, WorkOrder
 
-__all__ = ["Calibrator", "fit_platt", "fit_isotonic", "fit_calibrator", "cv_ece", "least_threshold",
+__all__ = ["Calibrator", "fit_platt", "fit_beta", "fit_isotonic", "fit_calibrator", "cv_ece", "least_threshold",
            "ProfileRun", "run_profile", "decide", "outcomes", "calibrate_profile", "calibrate_model",
            "write_calibration", "METHODS", "RULES_WEIGHTS"]
 
-METHODS = ("platt", "isotonic")
+METHODS = ("platt", "beta", "isotonic")
 RULES_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 MIN_AUTO = 10  # a threshold must send at least this many calibration orders to be trusted
 CARD_BEGIN, CARD_END = "<!-- calibration:begin -->", "<!-- calibration:end -->"
@@ -78,37 +78,79 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fit_platt(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> Calibrator:
-    """P(right) = sigmoid(a·logit(x) + b), fitted by Newton's method with a little L2 on a (two
-    parameters: safe on ~100 orders); a slope that is not positive gives the constant base rate."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) == 0:
-        return Calibrator((0.0, 1.0), (0.0, 1.0))
-    z = _logit(x)
-    design = np.stack([z, np.ones_like(z)], axis=1)
+def _logistic(features: np.ndarray, y: np.ndarray, prior: np.ndarray, l2: float) -> np.ndarray:
+    """Weights of P(right) = sigmoid(features @ w) (the last feature is the constant 1), by Newton's
+    method with backtracking and an L2 pull of the slopes toward ``prior``."""
+    penalty = np.r_[np.full(features.shape[1] - 1, l2), 0.0]
 
-    def loss(w: np.ndarray) -> float:  # penalized negative log-likelihood
-        t = design @ w
-        return float(np.sum(np.logaddexp(0.0, t) - y * t) + 0.5 * l2 * (w[0] - 1.0) ** 2)
+    def loss(w: np.ndarray) -> float:
+        t = features @ w
+        return float(np.sum(np.logaddexp(0.0, t) - y * t) + 0.5 * np.sum(penalty * (w - prior) ** 2))
 
-    w = np.array([1.0, 0.0])
+    w = prior.astype(float).copy()
     for _ in range(100):
-        p = 0.5 * (1.0 + np.tanh(0.5 * (design @ w)))
-        grad = design.T @ (p - y) + np.array([l2 * (w[0] - 1.0), 0.0])
-        hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag([l2, 1e-6])
+        p = 0.5 * (1.0 + np.tanh(0.5 * (features @ w)))
+        grad = features.T @ (p - y) + penalty * (w - prior)
+        hess = (features * (p * (1 - p))[:, None]).T @ features + np.diag(penalty + 1e-6)
         step = np.linalg.solve(hess, grad)
         scale, current = 1.0, loss(w)
-        while scale > 1e-4 and loss(w - scale * step) > current:  # backtracking: Newton may overshoot
+        while scale > 1e-4 and loss(w - scale * step) > current:  # Newton may overshoot
             scale *= 0.5
         w = w - scale * step
         if np.abs(scale * step).max() < 1e-8:
             break
-    if not np.all(np.isfinite(w)) or w[0] <= 0:
-        rate = float(y.mean())
-        return Calibrator((0.0, 1.0), (rate, rate))
-    ys = 0.5 * (1.0 + np.tanh(0.5 * (w[0] * _logit(_GRID) + w[1])))
+    return w
+
+
+def _on_grid(values: np.ndarray) -> Calibrator:
     return Calibrator(tuple(float(v) for v in _GRID.round(5)),
-                      tuple(float(v) for v in np.maximum.accumulate(ys).round(5)))
+                      tuple(float(v) for v in np.maximum.accumulate(np.clip(values, 0.0, 1.0)).round(5)))
+
+
+def _base_rate(y: np.ndarray) -> Calibrator:
+    rate = float(y.mean())
+    return Calibrator((0.0, 1.0), (rate, rate))
+
+
+def fit_platt(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> Calibrator:
+    """P(right) = sigmoid(a·logit(x) + b) (two parameters: safe on ~100 orders); a slope that is not
+    positive gives the constant base rate."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) == 0:
+        return Calibrator((0.0, 1.0), (0.0, 1.0))
+    z = _logit(x)
+    w = _logistic(np.stack([z, np.ones_like(z)], axis=1), y, np.array([1.0, 0.0]), l2)
+    if not np.all(np.isfinite(w)) or w[0] <= 0:
+        return _base_rate(y)
+    return _on_grid(0.5 * (1.0 + np.tanh(0.5 * (w[0] * _logit(_GRID) + w[1]))))
+
+
+def fit_beta(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> Calibrator:
+    """Beta calibration: P(right) = sigmoid(a·ln x − b·ln(1−x) + c) (three parameters), which can bend
+    differently near 0 and near 1 where Platt's one slope cannot; a and b are kept non-negative (a
+    negative one is dropped and the rest refitted) so the map rises."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) == 0:
+        return Calibrator((0.0, 1.0), (0.0, 1.0))
+
+    def feats(v: np.ndarray, keep: list[int]) -> np.ndarray:
+        v = np.clip(v, _EPS, 1 - _EPS)
+        cols = [np.log(v), -np.log(1 - v)]
+        return np.stack([cols[k] for k in keep] + [np.ones_like(v)], axis=1)
+
+    keep = [0, 1]
+    while True:
+        w = _logistic(feats(x, keep), y, np.r_[np.ones(len(keep)), 0.0], l2)
+        if not np.all(np.isfinite(w)):
+            return _base_rate(y)
+        negative = [k for k, wk in zip(keep, w[:-1]) if wk < 0]
+        if not negative:
+            break
+        keep = [k for k in keep if k not in negative]
+        if not keep:
+            return _base_rate(y)
+    t = feats(_GRID, keep) @ w
+    return _on_grid(0.5 * (1.0 + np.tanh(0.5 * t)))
 
 
 def fit_isotonic(x: np.ndarray, y: np.ndarray, min_count: int = 10) -> Calibrator:
@@ -157,6 +199,8 @@ def _pool(blocks: list[list[float]], min_count: int) -> None:
 def fit_calibrator(method: str, x: np.ndarray, y: np.ndarray, min_count: int = 10) -> Calibrator:
     if method == "platt":
         return fit_platt(x, y)
+    if method == "beta":
+        return fit_beta(x, y)
     if method == "isotonic":
         return fit_isotonic(x, y, min_count)
     raise ValueError(f"calibration method {method!r}; use one of {', '.join(METHODS)}")

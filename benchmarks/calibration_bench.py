@@ -14,7 +14,7 @@ is then redone under four settings:
 * ``unit``: the same calibration and threshold, dispatching on the responsible unit (issue 18 item 3);
 * ``calibrated_leaf`` / ``calibrated_unit``: ``dispatch-nlp calibrate`` fitted on the challenge
   ``dev`` split (``lifecycle.calibrate.calibrate_profile``), dispatching on the leaf / the unit;
-  the isotonic variant of the latter for comparison.
+  its beta and isotonic variants for comparison.
 
 Per setting and set: leaf, first-level and unit accuracy, automatic share and its leaf and unit
 accuracy, ECE of the category confidence and of the route confidence, the share of orders whose
@@ -60,7 +60,7 @@ def bench_profile(dispatcher, sets: dict[str, list], target: float) -> dict:
     }
     base = {**dispatcher.catalog.settings, **dispatcher.config.get("route", {})}
     for name, method, on in (("calibrated_leaf", "platt", "leaf"), ("calibrated_unit", "platt", "unit"),
-                             ("calibrated_unit_isotonic", "isotonic", "unit")):
+                             ("calibrated_unit_beta", "beta", "unit"), ("calibrated_unit_isotonic", "isotonic", "unit")):
         route, report = calibrate_profile(runs["challenge_dev"], target=target, method=method, dispatch_on=on)
         variants[name] = (RouteSettings.from_dict({**base, **route}),
                           {"method": method, "rules_weight": route["rules_weight"],

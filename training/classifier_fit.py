@@ -44,10 +44,18 @@ FUSION_MODES = ("stacked", "weights")
 
 @dataclass
 class HeldOut:
-    """A member's probabilities over ``leaves`` for the pool orders ``rows`` (it was not fitted on them)."""
+    """A member's probabilities over ``classes`` for the pool orders ``rows`` (it was not fitted on them)."""
 
     rows: np.ndarray
     probs: np.ndarray
+    classes: list[str]
+
+    def widened(self, leaves: list[str]) -> HeldOut:
+        """The same probabilities over ``leaves`` (a superset; 0 where the member has no column)."""
+        index = {c: j for j, c in enumerate(leaves)}
+        wide = np.zeros((len(self.rows), len(leaves)))
+        wide[:, [index[c] for c in self.classes]] = self.probs
+        return HeldOut(self.rows, wide, leaves)
 
 
 @dataclass
@@ -115,17 +123,15 @@ def _spread(items: list, n: int | None) -> list:
     return [items[int(i * step)] for i in range(n)]
 
 
-def _predict(staging: Path, section, catalog, texts: list[str], leaves: list[str], member: str,
-             statements: list[str | None] | None = None) -> np.ndarray:
-    """A member's leaf probabilities over ``leaves``; ``statements``: the problem statements the
-    runtime's statement stage would give the member (None: the model has no statement stage)."""
+def _predict(staging: Path, section, catalog, texts: list[str], rows: np.ndarray, member: str,
+             statements: list[str | None] | None = None) -> HeldOut:
+    """A member's leaf probabilities for the pool orders ``rows``; ``statements``: the problem
+    statements the runtime's statement stage would give the member (None: no statement stage)."""
     stage = ClassifierStage.load(staging, {member: section, "weights": {}}, catalog)
-    member_out = stage.member_probs(texts, ("leaf",), statements)
-    classes, aligned, _ = stage.aligned_probs(texts, "leaf", member_out)
-    index = {c: j for j, c in enumerate(leaves)}
-    out = np.zeros((len(texts), len(leaves)))
-    out[:, [index[c] for c in classes]] = aligned[member]
-    return out
+    picked = [texts[i] for i in rows]
+    member_out = stage.member_probs(picked, ("leaf",), _pick(statements, rows))
+    classes, aligned, _ = stage.aligned_probs(picked, "leaf", member_out)
+    return HeldOut(rows, aligned[member], classes)
 
 
 def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: dict, resources: Resources,
@@ -146,15 +152,13 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
         folds = assign_folds([e.leaf for e in pool], k, opts.seed)
         linear, oof, lin_info = crossfit_linear(texts, _heads(pool), folds, fit, tuple(opts.linear_c))
         info.update(folds=k, linear=lin_info)
-        leaves = oof["leaf"].classes
-        held["linear"] = HeldOut(np.arange(len(pool)), oof["leaf"].probs)
+        held["linear"] = HeldOut(np.arange(len(pool)), oof["leaf"].probs, oof["leaf"].classes)
     else:
         c = tuple(opts.linear_c)
         linear = fit([e.text for e in train_ex], _heads(train_ex), texts, _heads(dev_ex),
                      C=c[0] if len(c) == 1 else c)
         info["linear"] = {"C": {h: linear.heads[h].get("C") for h in linear.heads}}  # type: ignore[attr-defined]
         folds = assign_folds([e.leaf for e in pool], fold_count(len(pool), 5), opts.seed)
-        leaves = sorted(linear.classes("leaf"))  # type: ignore[attr-defined]
     linear.save(staging / "linear.npz")  # type: ignore[attr-defined]
     timings["linear_s"] = round(time.perf_counter() - t0, 1)
     config: dict = {"linear": "linear.npz"}
@@ -168,27 +172,18 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
         config["encoder"] = fit_encoder_member(opts, enc_train, dev_ex, enc_heads, staging)
         seen = {id(e) for e in enc_train}
         rows = np.array(_spread([i for i, e in enumerate(pool) if id(e) not in seen], MAX_ENCODER_HELD), dtype=int)
-        leaves = sorted(set(leaves) | set(ClassifierStage.load(staging, {"encoder": config["encoder"]}, catalog)
-                                          .members["encoder"].classes("leaf")))
-        held["encoder"] = HeldOut(rows, _predict(staging, config["encoder"], catalog, [texts[i] for i in rows],
-                                                 leaves, "encoder", _pick(statements, rows)))
+        held["encoder"] = _predict(staging, config["encoder"], catalog, texts, rows, "encoder", statements)
         timings["encoder_s"] = round(time.perf_counter() - t1, 1)
     if opts.prototypes:
         t1 = time.perf_counter()
         config["prototype"] = _fit_prototypes(opts, catalog, staging)
         rows = np.array(_spread(list(range(len(pool))), MAX_ENCODER_HELD), dtype=int)
-        held["prototype"] = HeldOut(rows, _predict(staging, config["prototype"], catalog, [texts[i] for i in rows],
-                                                   leaves, "prototype", _pick(statements, rows)))
+        held["prototype"] = _predict(staging, config["prototype"], catalog, texts, rows, "prototype", statements)
         timings["prototype_s"] = round(time.perf_counter() - t1, 1)
-    if crossfit:  # the linear member's columns widened to every member's leaves
-        lin = held["linear"]
-        lin_leaves = oof["leaf"].classes
-        wide = np.zeros((len(pool), len(leaves)))
-        wide[:, [leaves.index(c) for c in lin_leaves]] = lin.probs
-        held["linear"] = HeldOut(lin.rows, wide)
-    else:
-        held["linear"] = HeldOut(np.arange(len(pool)), _predict(staging, "linear.npz", catalog, texts, leaves, "linear",
-                                                                   statements))
+    if not crossfit:
+        held["linear"] = _predict(staging, "linear.npz", catalog, texts, np.arange(len(pool)), "linear", statements)
+    leaves = sorted({c for part in held.values() for c in part.classes})  # every member's columns
+    held = {m: part.widened(leaves) for m, part in held.items()}
 
     t1 = time.perf_counter()
     index = {c: i for i, c in enumerate(leaves)}

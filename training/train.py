@@ -130,6 +130,9 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     pipeline_cfg = {"components": component_names({**PREPROCESS_CONFIG, "classifier": True}), **PREPROCESS_CONFIG}
     if gazetteer_refs["gazetteer"] == NO_RESOURCE:  # no places to look for: no jurisdiction stage
         pipeline_cfg["components"] = [n for n in pipeline_cfg["components"] if n != "jurisdiction"]
+    if opts.prototypes and "statement" not in pipeline_cfg["components"]:
+        # The prototype member reads the problem statement: the model runs the statement stage for it.
+        pipeline_cfg["components"].insert(pipeline_cfg["components"].index("classifier"), "statement")
     leaf_of = None
     if plan is not None:
         def leaf_of(names: tuple[str, ...], plan: LabelPlan = plan) -> str | None:

@@ -46,7 +46,28 @@ VARIANTS: dict[str, dict] = {
     "stmt_c1": {"fields": ("text", "statement"), "C": 1.0},
     "stmt_c025": {"fields": ("text", "statement"), "C": 0.25},
     "base_c1": {"C": 1.0},
+    "complement_nb": {"model": "complement_nb", "alpha": 1.0},  # scikit-learn ComplementNB on the text's features
 }
+
+
+class _ComplementNB:
+    """ComplementNB on the linear member's text features, shaped like a member (leaf head only)."""
+
+    def __init__(self, texts, labels, alpha: float):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.naive_bayes import ComplementNB
+
+        from dispatch_nlp.components.members.linear import char_ngrams
+
+        self.vec = TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True, min_df=2, max_features=120_000,
+                                   dtype=np.float32)
+        self.nb = ComplementNB(alpha=alpha).fit(self.vec.fit_transform(texts), labels["leaf"])
+
+    def classes(self, head):
+        return list(self.nb.classes_)
+
+    def predict_proba(self, texts):
+        return {"leaf": self.nb.predict_proba(self.vec.transform(texts))}
 
 
 def _examples(path: Path, spec_kw: dict, split_col: str = "split"):
@@ -96,9 +117,26 @@ def _latency_ms(member, texts: list[str]) -> dict:
     return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p99_ms": round(float(np.percentile(times, 99)), 3)}
 
 
-def run(corpus: Path, variants: list[str]) -> dict:
+def frozen(model_dir: Path, sets: dict, raw: dict) -> dict:
+    """A trained model's linear member (not refitted) reading the text, then the problem statement
+    instead: what the statement alone keeps of what that member needs, per length bucket."""
+    from dispatch_nlp.components.members.linear import LinearMember
+    from dispatch_nlp.components.statement import problem_statement
+
+    member = LinearMember.load(model_dir / "linear.npz")
+    out: dict = {"model": str(model_dir)}
+    for set_name, ex in sets.items():
+        lengths = ([len(raw[e.id]["text"]) + len(raw[e.id]["title"] or "") for e in ex]
+                   if set_name.startswith("challenge") else None)
+        out[set_name] = {"text": _score(member, ex, [e.text for e in ex], lengths),
+                         "statement": _score(member, ex, [problem_statement(e.text) or e.text for e in ex], lengths)}
+    return out
+
+
+def run(corpus: Path, variants: list[str], frozen_model: Path | None = None) -> dict:
     from dispatch_nlp.training.linear import fit_linear
 
+    from dispatch_nlp.components.members.linear import LinearMember
     from dispatch_nlp.components.statement import problem_statement
 
     gen = _examples(corpus, dict(text_col="text", title_col="title", id_col="id", category_col="category_path",
@@ -115,6 +153,8 @@ def run(corpus: Path, variants: list[str]) -> dict:
         return {"leaf": [e.leaf for e in ex], "appeal": [e.appeal or "其他" for e in ex]}
 
     out: dict = {"corpus": {"train": len(train), "dev": len(dev), **{k: len(v) for k, v in sets.items()}}, "variants": {}}
+    if frozen_model is not None:
+        out["frozen_member"] = frozen(frozen_model, sets, raw)
     for name in variants:
         kw = dict(VARIANTS[name])
         as_statement = kw.pop("input", "text") == "statement"
@@ -123,14 +163,18 @@ def run(corpus: Path, variants: list[str]) -> dict:
             return [problem_statement(e.text) or e.text if as_statement else e.text for e in ex]
 
         t0 = time.perf_counter()
-        member = fit_linear(texts(train), labels(train), texts(dev), labels(dev), **kw)
+        if kw.get("model") == "complement_nb":
+            member = _ComplementNB(texts(train), labels(train), kw["alpha"])
+        else:
+            member = fit_linear(texts(train), labels(train), texts(dev), labels(dev), **kw)
         result: dict = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in kw.items()},
                         "input": "statement" if as_statement else "text", "fit_s": round(time.perf_counter() - t0, 1)}
         for set_name, ex in sets.items():
             lengths = ([len(raw[e.id]["text"]) + len(raw[e.id]["title"] or "") for e in ex]
                        if set_name.startswith("challenge") else None)
             result[set_name] = _score(member, ex, texts(ex), lengths)
-        result["latency_300_chars"] = _latency_ms(member, [e.text for e in sets["challenge_test"]])
+        if isinstance(member, LinearMember):
+            result["latency_300_chars"] = _latency_ms(member, [e.text for e in sets["challenge_test"]])
         out["variants"][name] = result
         print(name, json.dumps(result, ensure_ascii=False), file=sys.stderr, flush=True)
     return out
@@ -141,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, default=12000)
     ap.add_argument("--seed", type=int, default=20261130)
     ap.add_argument("--corpus", type=Path, help="a generated corpus (JSONL) instead of generating one")
-    ap.add_argument("--variants", default="base,stmt_only,stmt,title_stmt,words,all")
+    ap.add_argument("--variants", default="base,stmt_only,stmt,title,words")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "statement.json")
+    ap.add_argument("--frozen", type=Path, help="also score this model's linear member, unrefitted, on text vs statement")
     ap.add_argument("--merge", action="store_true", help="add the variants to those already in --json (runs of the "
                     "same corpus split over several processes)")
     args = ap.parse_args(argv)
@@ -158,11 +203,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     command = "python benchmarks/statement_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     result = {"benchmark": "statement", "orders": args.orders, "seed": args.seed, "commands": [command],
-              **run(corpus, names)}
+              **run(corpus, names, args.frozen)}
     if args.merge and args.json.exists():
         old = json.loads(args.json.read_text(encoding="utf-8"))
         result["commands"] = [*old.get("commands", []), command]
         result["variants"] = {**old.get("variants", {}), **result["variants"]}
+        for key in ("frozen_member",):
+            if key in old and key not in result:
+                result[key] = old[key]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0

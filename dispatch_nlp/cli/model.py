@@ -152,11 +152,12 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--target-accuracy", "--target-precision", dest="target_precision", type=float, default=0.97,
+                   metavar="SHARE",
                    help="accuracy the orders sent automatically must reach on held-out orders (out-of-fold with "
                         "--folds, else the dev split); sets the automatic-dispatch threshold (default 0.97)")
     p.add_argument("--folds", type=int, default=5,
                    help="cross-fitting folds over the train and dev splits: out-of-fold probabilities choose the "
-                        "fusion, calibration and threshold, and every member is refit on all those orders "
+                        "fusion, calibration and threshold, and the linear member is refit on all those orders "
                         "(fewer folds on small data; default 5). 0: fit on train, fuse on dev (the earlier recipe)")
     p.add_argument("--fusion", choices=("stacked", "weights"), default="stacked",
                    help="stacked: a calibrated re-scorer of each order's candidate leaves from the members' "

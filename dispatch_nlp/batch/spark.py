@@ -319,7 +319,9 @@ def _run_on(spark, input_path: Path, output: Path, opts, ship_model: bool, t0: f
 
     def chunks():
         last, buf = 0, []
-        for r in out.toLocalIterator():
+        # Partitions come back in order, one job each; prefetching starts the next partition's job
+        # while this one is written, so a cluster's executors work side by side, not in turn.
+        for r in out.toLocalIterator(prefetchPartitions=True):
             row = list(r)
             if row[0] != last + 1:
                 raise InputError(f"Spark returned row {row[0]} after row {last}: the input order was not kept")

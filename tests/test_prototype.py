@@ -160,3 +160,19 @@ def test_missing_files_are_a_model_error(built, tmp_path):
     _, section, _ = built
     with pytest.raises(ModelError, match="prototype member not loadable"):
         PrototypeMember.load(tmp_path, section)
+
+
+def test_weight_only_int8_graph_is_close_to_fp32_and_batch_independent(built, tmp_path):
+    """The default quantization: int8 weights, activations quantized row by row."""
+    from dispatch_nlp.training.prototypes import _Runner, build_graph
+
+    encoder = built[0].parent / "enc"
+    int8 = build_graph(encoder, tmp_path / "w8.onnx", quantization="weight8", work=tmp_path / "w")
+    fp32 = build_graph(encoder, tmp_path / "fp32.onnx", quantization="none", work=tmp_path / "f")
+    assert int8.stat().st_size < 0.6 * fp32.stat().st_size
+    texts = ["query: 家里突然停水了", "query: 小区门口的路灯坏了，晚上很黑" * 2, "query: 停电"]
+    r8, r32 = _Runner(int8, encoder / "tokenizer.json", 32), _Runner(fp32, encoder / "tokenizer.json", 32)
+    e8, e32 = r8.embed(texts), r32.embed(texts)
+    assert np.all((e8 * e32).sum(1) > 0.98)
+    alone = np.stack([r8.embed([t])[0] for t in texts])
+    assert np.allclose(alone, e8, atol=1e-5)

@@ -8,8 +8,9 @@ first day. Steps:
    keywords, its path with the responsible unit's name, and the everyday sentences of
    ``catalog/prototypes-beijing.yaml``; per appeal type the sentences of that file;
 2. the encoder exported to a sentence-embedding graph (``prototype_export``) and quantized to
-   int8, static by default (activation scales calibrated once on order-like text, so an order's
-   answer does not depend on the orders it is batched with);
+   int8: by default weight-only (int8 weights, each row of activations quantized on its own), so an
+   order's answer does not depend on the orders it is batched with; static int8 (activation scales
+   calibrated once on order-like text) and dynamic int8 are options, measured worse;
 3. the descriptions embedded as e5 passages *with the quantized graph* (the runtime's own numbers)
    and stored in ``prototypes.npz``; the meta file holds the classes, temperatures and aggregation.
 
@@ -44,6 +45,7 @@ FILES = {"onnx": "prototype.int8.onnx", "tokenizer": "prototype.tokenizer.json",
          "prototypes": "prototypes.npz", "meta": "prototype.json"}
 # Fitted on the challenge set's dev half (benchmarks/prototype_bench.py): see docs/encoder.md.
 DEFAULT_TEMPERATURE = {"leaf": 0.02, "appeal": 0.02}
+QUANTIZATIONS = ("weight8", "static", "dynamic", "none")
 DUTY_NAMES = {"street_office": "属地街道办事处（乡镇政府）", "district_subcentre": "区级分中心"}
 
 
@@ -151,14 +153,21 @@ class _Runner:
         return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
 
-def build_graph(encoder_dir: str | Path, out_path: Path, *, quantization: str = "static",
+def build_graph(encoder_dir: str | Path, out_path: Path, *, quantization: str = "weight8",
                 calibration: Sequence[str] = (), max_len: int = 96, work: Path | None = None) -> Path:
-    """The int8 (or fp32) embedding graph at ``out_path``. ``quantization``: ``static`` (calibrated
-    on ``calibration``, query-prefixed here), ``dynamic`` or ``none`` (fp32)."""
-    from .prototype_export import export_embedder, quantize_dynamic_int8, quantize_static_int8
+    """The int8 (or fp32) embedding graph at ``out_path``. ``quantization``: ``weight8`` (int8
+    weights, activations quantized row by row: the best agreement with fp32 measured, see
+    docs/encoder.md), ``static`` (activation scales calibrated on ``calibration``, query-prefixed
+    here), ``dynamic`` (per-batch activation scales) or ``none`` (fp32)."""
+    from .prototype_export import (
+        export_embedder,
+        quantize_dynamic_int8,
+        quantize_static_int8,
+        quantize_weight_only_int8,
+    )
 
-    if quantization not in ("static", "dynamic", "none"):
-        raise ValueError(f"unknown quantization {quantization!r} (static, dynamic, none)")
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r} ({', '.join(QUANTIZATIONS)})")
     tmp = Path(work) if work else out_path.parent / "prototype.tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
@@ -167,6 +176,8 @@ def build_graph(encoder_dir: str | Path, out_path: Path, *, quantization: str = 
             shutil.copyfile(fp32, out_path)
         elif quantization == "dynamic":
             quantize_dynamic_int8(fp32, out_path)
+        elif quantization == "weight8":
+            quantize_weight_only_int8(fp32, out_path)
         else:
             runner_tok = Path(encoder_dir) / "tokenizer.json"
             from tokenizers import Tokenizer
@@ -193,7 +204,7 @@ def build_graph(encoder_dir: str | Path, out_path: Path, *, quantization: str = 
 
 
 def fit_prototype_member(encoder_dir: str | Path, catalog, out_dir: str | Path, *,
-                         sentences_file: str | Path = DEFAULT_SENTENCES, quantization: str = "static",
+                         sentences_file: str | Path = DEFAULT_SENTENCES, quantization: str = "weight8",
                          calibration_extra: Sequence[str] = (), max_len: int = 96, input: str = "statement",
                          temperature: dict[str, float] | None = None, aggregate: str = "max", beta: float = 50.0,
                          graph: str | Path | None = None, appeal: bool = True) -> dict:
@@ -264,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--model" if name == "add" else "--out", required=True, dest="out")
         p.add_argument("--catalog", default=str(ROOT / "catalog" / "beijing-12345.yaml"))
         p.add_argument("--sentences", default=str(DEFAULT_SENTENCES))
-        p.add_argument("--quantization", choices=("static", "dynamic", "none"), default="static")
+        p.add_argument("--quantization", choices=QUANTIZATIONS, default="weight8")
         p.add_argument("--graph", help="reuse this embedding graph (skip export and quantization)")
         p.add_argument("--max-len", type=int, default=96)
         p.add_argument("--input", choices=("statement", "text"), default="statement")

@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def best_weight(probs: dict[str, np.ndarray], other: str, gold: list[str], class
     class scores), temperature with the best dev leaf accuracy."""
     from dispatch_nlp.components.members.linear import softmax
 
-    best = {"acc": -1.0}
+    best: dict[str, Any] = {"acc": -1.0}
     temps = TEMPERATURES if other in raw else (None,)
     for t in temps:
         p_other = softmax(raw[other][rows], t) if t else probs[other][rows]
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     dispatcher = Dispatcher.load(args.model, profile="full")
-    stage = next(s for s in dispatcher.stages if s.name == "classifier")
+    stage: Any = next(s for s in dispatcher.stages if s.name == "classifier")
     catalog = dispatcher.catalog
     classes = [item.code for item in catalog.leaves()]
     challenge = read_jsonl(Path(args.challenge))
@@ -145,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         probs["prototype"] = head.proba(emb_stmt)
         appeal = {"linear": (stage.members["linear"].classes("appeal"), out["linear"]["appeal"]),
                   "prototype": (member.heads["appeal"].classes, member.heads["appeal"].proba(emb_stmt))}
-        np.savez_compressed(cache / f"{name}.npz", emb_text=emb_text, emb_stmt=emb_stmt,
-                            **{f"p_{m}": p for m, p in probs.items()})
+        arrays: dict[str, Any] = {"emb_text": emb_text, "emb_stmt": emb_stmt, **{f"p_{m}": p for m, p in probs.items()}}
+        np.savez_compressed(cache / f"{name}.npz", **arrays)
         data[name] = {"rows": rows, "texts": texts, "statements": statements, "probs": probs, "raw": raw,
                       "emb_text": emb_text, "appeal": appeal}
         if fp32 is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +124,7 @@ def quantize_static_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]
         model = onnx.load(str(pre))
         matmuls = [n.name for n in model.graph.node if n.op_type == "MatMul"]
         nodes_to_exclude = matmuls[-exclude_last:]
-    extra = {"ActivationSymmetric": False, "WeightSymmetric": True}
+    extra: dict[str, Any] = {"ActivationSymmetric": False, "WeightSymmetric": True}
     if method == "percentile":
         extra["CalibPercentile"] = percentile
     quantize_static(

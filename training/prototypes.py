@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -228,7 +229,7 @@ def fit_prototype_member(encoder_dir: str | Path, catalog, out_dir: str | Path, 
     runner = _Runner(onnx_path, out / FILES["tokenizer"], max_len)
     temps = {**DEFAULT_TEMPERATURE, **(temperature or {})}
     heads: dict[str, dict] = {}
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}
     texts, owners = leaf_passages(catalog, sentences, unit_type_names())
     classes = [item.code for item in catalog.leaves()]
     parts = {"leaf": (classes, texts, owners)}

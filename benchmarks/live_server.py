@@ -30,16 +30,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class BaseURL(str):
+    """The server's base URL (``http://127.0.0.1:P``), with the server's process id as ``.pid``."""
+
+    pid: int
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live children (the workers of
+    ``serve --workers N``); Linux ``/proc`` only, NaN elsewhere."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        pids = [pid]
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children = Path(f"/proc/{pid}/task/{task.name}/children")
+            pids += [int(c) for c in children.read_text().split()] if children.exists() else []
+        total = 0
+        for p in pids:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / ticks
+    except (OSError, ValueError):
+        return float("nan")
+
+
 @contextlib.contextmanager
 def live_server(args: list[str], *, cwd: str | Path, model: str | None = None,
-                timeout_s: float = 90.0) -> Iterator[str]:
-    """Run ``dispatch-nlp serve --port P ARGS`` and yield its base URL (``http://127.0.0.1:P``)."""
+                timeout_s: float = 90.0) -> Iterator[BaseURL]:
+    """Run ``dispatch-nlp serve --port P ARGS`` and yield its base URL (``http://127.0.0.1:P``, a ``str``
+    whose ``.pid`` is the server's process)."""
     import httpx
 
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = BaseURL(f"http://127.0.0.1:{port}")
     cmd = [CLI, "serve", "--port", str(port), *args] + (["--model", model] if model else [])
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+    base.pid = server.pid
     try:
         deadline = time.time() + timeout_s
         while True:

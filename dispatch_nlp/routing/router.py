@@ -36,7 +36,7 @@ NOT_LIVE_WORDS = {"past": "既往发生", "chronic": "长期存在", "hypothetic
 # conduct, reports of violations, proposals; components/appeal_intent.py) count beside the model's
 # appeal head, which learnt generated phrasings: p(type) ∝ p_model(type) · exp(weight · intent score).
 # Fitted on the challenge set's dev half (benchmarks/appeal_bench.py --challenge).
-APPEAL_INTENT_WEIGHT = 1.0
+APPEAL_INTENT_WEIGHT = 2.0
 
 
 def fuse_appeal(probs: dict[str, float], intent: dict[str, float], weight: float) -> AppealType:

@@ -78,7 +78,7 @@ def built(tmp_path_factory):
     encoder = make_tiny_encoder(tmp / "enc", chars, layers=1, hidden=32)
     calib = calibration_texts(SENTENCES, ["楼上漏水", "停电了"], n=16)
     section = fit_prototype_member(encoder, catalog, tmp / "model", sentences_file=sentences_file,
-                                   quantization="static", calibration_extra=calib, max_len=32)
+                                   quantization="static", calibration_extra=calib, max_len=32, appeal=True)
     return tmp / "model", section, catalog
 
 

@@ -145,7 +145,15 @@ def quantize_weight_only_int8(src: Path, dst: Path, *, accuracy_level: int = 4, 
     per-batch scale: ``accuracy_level`` 4 quantizes each row of activations on its own (int8
     kernels), 0 computes in float. Either way an order's embedding does not depend on its batch."""
     import onnx
-    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    try:
+        from onnxruntime.quantization.matmul_nbits_quantizer import (
+            DefaultWeightOnlyQuantConfig,
+            MatMulNBitsQuantizer,
+        )
+    except ImportError as exc:  # ONNX Runtime's weight-only quantizer needs the onnx-ir package
+        raise ImportError(f"weight-only int8 needs 'pip install onnx-ir' ({exc}); or build with "
+                          "--quantization static|dynamic") from exc
 
     model = onnx.load(str(src))
     passes = [(8, ("MatMul",), (("MatMul", 0),))]

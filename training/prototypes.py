@@ -35,11 +35,12 @@ from typing import Any
 
 import numpy as np
 
+from dispatch_nlp.resources import catalog_dir
+
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SENTENCES = ROOT / "catalog" / "prototypes-beijing.yaml"
-DEFAULT_UNIT_TYPES = ROOT / "catalog" / "unit-types-beijing.tsv"
+DEFAULT_SENTENCES = catalog_dir() / "prototypes-beijing.yaml"
+DEFAULT_UNIT_TYPES = catalog_dir() / "unit-types-beijing.tsv"
 PASSAGE_PREFIX = "passage: "
 QUERY_PREFIX = "query: "
 FILES = {"onnx": "prototype.int8.onnx", "tokenizer": "prototype.tokenizer.json",
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                            else "build the member's files into a directory")
         p.add_argument("--encoder", required=True, help="the prepared e5 checkpoint (work/encoder)")
         p.add_argument("--model" if name == "add" else "--out", required=True, dest="out")
-        p.add_argument("--catalog", default=str(ROOT / "catalog" / "beijing-12345.yaml"))
+        p.add_argument("--catalog", default=str(catalog_dir() / "beijing-12345.yaml"))
         p.add_argument("--sentences", default=str(DEFAULT_SENTENCES))
         p.add_argument("--quantization", choices=QUANTIZATIONS, default="weight8")
         p.add_argument("--graph", help="reuse this embedding graph (skip export and quantization)")

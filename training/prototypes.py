@@ -260,13 +260,17 @@ def fit_prototype_member(encoder_dir: str | Path, catalog, out_dir: str | Path, 
 
 
 def add_to_model(model_dir: str | Path, section: dict, weight: float) -> None:
-    """Name the member in ``model_dir``'s config (classifier section, fusion weight ``weight``).
-    Checksums are not updated: for experiment directories only."""
+    """Name the member in ``model_dir``'s config (classifier section, fusion weight ``weight``) and
+    rewrite its checksums. For experiment directories: nothing else (calibration, thresholds,
+    profiles) is refitted."""
+    from dispatch_nlp.dispatcher import write_checksums
+
     path = Path(model_dir) / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     config["classifier"]["prototype"] = section
     config["classifier"].setdefault("weights", {})["prototype"] = weight
     path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_checksums(Path(model_dir))
 
 
 def main(argv: list[str] | None = None) -> int:

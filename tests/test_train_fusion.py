@@ -135,3 +135,17 @@ def test_reliability_features_let_a_member_count_where_it_is_right():
     assert without["reliability"] is False and without["dev_accuracy"] < 0.7
     with pytest.raises(ModelError, match="leaves"):
         stacker.predict(probs)  # the reliability features need the columns' leaves
+
+
+def test_a_dev_split_of_new_orders_is_a_fold_of_its_own_and_sets_the_threshold():
+    """A dev split made by time or a split column stands for new orders: fold 0 holds it alone, and the
+    calibration and threshold are fitted on its out-of-fold orders only."""
+    from dispatch_nlp.training.crossfit import assign_folds_keeping_dev
+    from dispatch_nlp.training.stacking import fit_stacked_fusion
+
+    probs, rules, gold = confusable(600)
+    is_dev = np.arange(600) >= 450
+    folds = assign_folds_keeping_dev([str(g) for g in gold], is_dev, 5)
+    assert set(folds[is_dev]) == {0} and set(folds[~is_dev]) == {1, 2, 3, 4}
+    _, fusion = fit_stacked_fusion(probs, rules, gold, folds, 0.95, calibrate_on=is_dev)
+    assert fusion["calibrated_on"] == 150 and "oof_accuracy" in fusion

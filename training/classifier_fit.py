@@ -32,12 +32,13 @@ from dispatch_nlp.pipeline import Doc
 from dispatch_nlp.pipeline.registry import Resources, build_components, component_names
 from dispatch_nlp.types import WorkOrder
 
-from .crossfit import assign_folds, crossfit_linear, fold_count
+from .crossfit import assign_folds, assign_folds_keeping_dev, crossfit_linear, fold_count
 from .fusion import fit_fusion, route_section
 from .stacking import fit_stacked_fusion
 
 log = logging.getLogger(__name__)
 
+MIN_CALIBRATION_ORDERS = 200  # a dev split smaller than this is not calibrated on alone
 MAX_ENCODER_HELD = 6000  # held-out orders the encoder member predicts for the fusion (CPU budget)
 FUSION_MODES = ("stacked", "weights")
 
@@ -135,7 +136,10 @@ def _predict(staging: Path, section, catalog, texts: list[str], rows: np.ndarray
 
 
 def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: dict, resources: Resources,
-                   staging: Path) -> ClassifierFit:
+                   staging: Path, dev_is_new: bool = False) -> ClassifierFit:
+    """See the module docstring. ``dev_is_new``: the dev split was made by time or by a split column
+    (not at random), so it stands for new orders: with cross-fitting it is a fold of its own and the
+    calibration and threshold are fitted on its out-of-fold probabilities only."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     crossfit = opts.folds >= 2
@@ -149,7 +153,13 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
     fit = _linear_fitter(opts)
     if crossfit:
         k = fold_count(len(pool), opts.folds)
-        folds = assign_folds([e.leaf for e in pool], k, opts.seed)
+        dev_ids = {id(e) for e in dev_ex} - train_ids
+        is_dev = np.array([id(e) in dev_ids for e in pool])
+        keep_dev = dev_is_new and k >= 3 and is_dev.sum() >= MIN_CALIBRATION_ORDERS
+        folds = (assign_folds_keeping_dev([e.leaf for e in pool], is_dev, k, opts.seed) if keep_dev
+                 else assign_folds([e.leaf for e in pool], k, opts.seed))
+        calibrate_on = is_dev if keep_dev else np.ones(len(pool), dtype=bool)
+        info["calibrated_on"] = "dev split (its own fold)" if keep_dev else "every out-of-fold order"
         linear, oof, lin_info = crossfit_linear(texts, _heads(pool), folds, fit, tuple(opts.linear_c))
         info.update(folds=k, linear=lin_info)
         held["linear"] = HeldOut(np.arange(len(pool)), oof["leaf"].probs, oof["leaf"].classes)
@@ -159,6 +169,7 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
                      C=c[0] if len(c) == 1 else c)
         info["linear"] = {"C": {h: linear.heads[h].get("C") for h in linear.heads}}  # type: ignore[attr-defined]
         folds = assign_folds([e.leaf for e in pool], fold_count(len(pool), 5), opts.seed)
+        calibrate_on = np.ones(len(pool), dtype=bool)
     linear.save(staging / "linear.npz")  # type: ignore[attr-defined]
     timings["linear_s"] = round(time.perf_counter() - t0, 1)
     config: dict = {"linear": "linear.npz"}
@@ -197,7 +208,7 @@ def fit_classifier(opts, train_ex: list, dev_ex: list, catalog, pipeline_cfg: di
         rows = _common_rows([held[m] for m in members], len(pool))
         rows = rows[gold[rows] >= 0]
         probs = {m: _rows_of(held[m], rows) for m in members}
-        fusion = _fit_fusion(opts, probs, rules[rows], gold[rows], folds[rows], leaves)
+        fusion = _fit_fusion(opts, probs, rules[rows], gold[rows], folds[rows], leaves, calibrate_on[rows])
         fusion["n"] = int(len(rows))
         if fusion["fusion"] == "stacked":
             stacker = fusion.pop("stacker")
@@ -236,13 +247,16 @@ def _rows_of(part: HeldOut, rows: np.ndarray) -> np.ndarray:
 
 
 def _fit_fusion(opts, probs: dict[str, np.ndarray], rules: np.ndarray, gold: np.ndarray, folds: np.ndarray,
-                leaves: list[str]) -> dict:
+                leaves: list[str], calibrate_on: np.ndarray) -> dict:
     """The weight grid's fusion, and the stacked one over it when asked (the grid's weights then fuse
     the appeal head, and its held-out accuracy is kept for comparison)."""
-    grid = fit_fusion(probs, rules, gold, opts.target_precision)
+    if not calibrate_on.any():
+        calibrate_on = np.ones(len(gold), dtype=bool)
+    grid = fit_fusion(probs, rules, gold, opts.target_precision, calibrate_on=calibrate_on)
     if opts.fusion != "stacked":
         return grid
-    stacker, stacked = fit_stacked_fusion(probs, rules, gold, folds, opts.target_precision, classes=leaves)
+    stacker, stacked = fit_stacked_fusion(probs, rules, gold, folds, opts.target_precision, classes=leaves,
+                                          calibrate_on=calibrate_on)
     return {**stacked, "weights": grid["weights"], "stacker": stacker,
             "weights_dev_accuracy": grid["dev_accuracy"], "weights_dev_auto_coverage": grid["dev_auto_coverage"]}
 

@@ -43,6 +43,17 @@ def assign_folds(labels: list[str], k: int, seed: int = 13) -> np.ndarray:
     return folds
 
 
+def assign_folds_keeping_dev(labels: list[str], is_dev: np.ndarray, k: int, seed: int = 13) -> np.ndarray:
+    """Fold 0 is the dev split; the other orders are dealt over folds 1..k-1 (``assign_folds``). For
+    a split by time or by a split column, whose dev orders are later or differently written than the
+    training ones: the dev orders' out-of-fold probabilities then come from members that saw none of
+    them, as new orders will, and the calibration and threshold are fitted on those."""
+    folds = np.zeros(len(labels), dtype=np.int32)
+    train = np.flatnonzero(~is_dev)
+    folds[train] = 1 + assign_folds([labels[i] for i in train], k - 1, seed)
+    return folds
+
+
 @dataclass
 class OutOfFold:
     """A head's out-of-fold probabilities: ``probs[i]`` over ``classes`` from the member not fitted on order i."""

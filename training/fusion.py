@@ -84,9 +84,10 @@ def weight_grid(n: int) -> list[tuple[float, ...]]:
 
 
 def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.ndarray,
-               target_precision: float) -> dict:
+               target_precision: float, calibrate_on: np.ndarray | None = None) -> dict:
     """Member weights, fusion rule and rules weight by held-out accuracy (then log-likelihood), the
-    isotonic calibration of the fused top-1 probability, and the threshold reaching the target."""
+    isotonic calibration of the fused top-1 probability, and the threshold reaching the target
+    (fitted on the ``calibrate_on`` orders, default all)."""
     names = sorted(member_p)
     grids = [dict(zip(names, w)) for w in weight_grid(len(names))]
     has_rules = rules_p.sum(axis=1) > 0
@@ -104,8 +105,9 @@ def fit_fusion(member_p: dict[str, np.ndarray], rules_p: np.ndarray, gold: np.nd
     assert best is not None
     (acc, _), weights, mode, rw, fused = best
     correct = (fused.argmax(1) == gold).astype(float)
+    on = np.ones(len(gold), dtype=bool) if calibrate_on is None else calibrate_on
     return {"weights": weights, "fusion": mode, "rules_weight": rw, "dev_accuracy": acc,
-            **fit_calibration(fused.max(1), correct, target_precision)}
+            **fit_calibration(fused.max(1)[on], correct[on], target_precision)}
 
 
 def route_section(fusion: dict) -> dict:

@@ -98,7 +98,7 @@ def _recipe_lines(metrics: dict) -> list[str]:
         lines = ["- Labels used: members fitted on the train split, the fusion on the dev split (--folds 0)."]
     if fusion.get("fusion") == "stacked":
         lines.append(f"- Fusion: stacked (a re-scorer of each order's candidate leaves from the members' probabilities, "
-                     f"ranks and agreement and the catalog rules); held-out accuracy {_fmt(fusion.get('dev_accuracy'))} "
+                     f"ranks and agreement and the catalog rules); held-out accuracy {_fmt(fusion.get('oof_accuracy', fusion.get('dev_accuracy')))} "
                      f"against {_fmt(fusion.get('weights_dev_accuracy'))} for the best weight grid; gold leaf among the "
                      f"candidates for {_fmt(fusion.get('candidate_recall'))} of orders.")
     return lines

@@ -109,11 +109,13 @@ def crossfit_stacker(probs: dict[str, np.ndarray], rules: np.ndarray, gold: np.n
 
 
 def fit_stacked_fusion(probs: dict[str, np.ndarray], rules: np.ndarray, gold: np.ndarray, folds: np.ndarray,
-                       target_accuracy: float, classes: list[str] | None = None, **kw) -> tuple[Stacker, dict]:
+                       target_accuracy: float, classes: list[str] | None = None,
+                       calibrate_on: np.ndarray | None = None, **kw) -> tuple[Stacker, dict]:
     """The shipped stacker (fitted on every order) and its fusion record: out-of-fold accuracy,
     calibration, threshold and coverage from the cross-fitted stacker (see the module docstring).
     Given ``classes``, the per-leaf reliability features are kept only when they raise the
-    cross-fitted accuracy (then log-likelihood)."""
+    cross-fitted accuracy (then log-likelihood). ``calibrate_on``: the orders the calibration and
+    threshold are fitted on (default all; ``dev_accuracy`` is theirs, ``oof_accuracy`` every order's)."""
     best = None
     for reliability in ((False, True) if classes is not None else (False,)):
         opts = {**kw, "classes": classes, "reliability": reliability}
@@ -126,7 +128,9 @@ def fit_stacked_fusion(probs: dict[str, np.ndarray], rules: np.ndarray, gold: np
     _, oof, opts = best
     stacker, info = fit_stacker(probs, rules, gold, **opts)
     correct = (oof.argmax(1) == gold).astype(float)
-    return stacker, {"fusion": "stacked", "rules_weight": 0.0, "dev_accuracy": round(float(correct.mean()), 4),
+    on = np.ones(len(gold), dtype=bool) if calibrate_on is None else calibrate_on
+    return stacker, {"fusion": "stacked", "rules_weight": 0.0, "dev_accuracy": round(float(correct[on].mean()), 4),
+                     "oof_accuracy": round(float(correct.mean()), 4), "calibrated_on": int(on.sum()),
                      "candidate_recall": info["candidate_recall"], "reliability": opts["reliability"],
                      "coef": dict(zip(stacker.names, [round(float(c), 4) for c in stacker.coef])),
-                     **fit_calibration(oof.max(1), correct, target_accuracy)}
+                     **fit_calibration(oof.max(1)[on], correct[on], target_accuracy)}

@@ -173,7 +173,8 @@ def train(table: str | Path, spec: ColumnSpec, opts: TrainOptions) -> dict:
     # -- members and their fusion ---------------------------------------------------------------------
     timings: dict[str, float] = {}
     resources = Resources(catalog=catalog, gazetteer=gazetteer, model_dir=staging)
-    fitted = fit_classifier(opts, train_ex, dev_ex, catalog, pipeline_cfg, resources, staging)
+    fitted = fit_classifier(opts, train_ex, dev_ex, catalog, pipeline_cfg, resources, staging,
+                            dev_is_new=not report.split_method.startswith("random"))
     timings.update(fitted.info.pop("timings"))
     classifier_cfg, fusions, profiles, leaves, linear = (fitted.config, fitted.fusions, fitted.profiles,
                                                          fitted.leaves, fitted.linear)

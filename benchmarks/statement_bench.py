@@ -46,6 +46,7 @@ VARIANTS: dict[str, dict] = {
     "stmt_c1": {"fields": ("text", "statement"), "C": 1.0},
     "stmt_c025": {"fields": ("text", "statement"), "C": 0.25},
     "base_c1": {"C": 1.0},
+    "base_c025": {"C": 0.25},
     "complement_nb": {"model": "complement_nb", "alpha": 1.0},  # scikit-learn ComplementNB on the text's features
 }
 

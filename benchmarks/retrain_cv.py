@@ -107,6 +107,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=12000)
     ap.add_argument("--seed", type=int, default=20261130)
     ap.add_argument("--only", default="seven,three", help="which catalogs: seven, three")
+    ap.add_argument("--recipes", default="before,after", help="which recipes: before, after")
     ap.add_argument("--work", default="/tmp/retrain_cv", help="scratch folder (corpus, models)")
     ap.add_argument("-o", "--output", default=str(ROOT / "benchmarks" / "results" / "retrain_cv.json"))
     args = ap.parse_args()
@@ -118,10 +119,11 @@ def main() -> int:
                         str(args.seed), "-o", str(corpus_path), "--no-progress"], check=True)
     corpus, challenge = _jsonl(corpus_path), _jsonl(CHALLENGE)
     out_path = Path(args.output)
-    result: dict = json.loads(out_path.read_text("utf-8")) if out_path.exists() else {}
-    result.update({"corpus": {"n": args.n, "seed": args.seed, "splits": dict(Counter(r["split"] for r in corpus))},
-                   "challenge": str(CHALLENGE.relative_to(ROOT.parent)), "machine_cores": _cores()})
+    result: dict = json.loads(out_path.read_text("utf-8")) if out_path.exists() else {}  # runs add up
+    result.update({"challenge": str(CHALLENGE.relative_to(ROOT.parent)), "machine_cores": _cores()})
     for name in args.only.split(","):
+        result.setdefault(name, {})["corpus"] = {"n": args.n, "seed": args.seed,
+                                                 "splits": dict(Counter(r["split"] for r in corpus))}
         if name == "seven":
             table, held, classes = seven_tables(corpus, challenge, work)
             spec = ColumnSpec(text_col="text", title_col="title", id_col="id", category_col="label")
@@ -135,7 +137,7 @@ def main() -> int:
             eval_spec = ColumnSpec(text_col="text", title_col="title", id_col="id", category_col="category",
                                    path_sep="/", appeal_col="appeal_type")
             kw = {"gazetteer": "none"}
-        for recipe in ("before", "after"):
+        for recipe in args.recipes.split(","):
             print(f"{name} {recipe} ...", file=sys.stderr, flush=True)
             result.setdefault(name, {})[recipe] = run_variant(name, table, spec, eval_spec, held, work, recipe, **kw)
             out_path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

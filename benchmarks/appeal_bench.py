@@ -3,6 +3,7 @@ appeal type does on hand-written orders.
 
     python benchmarks/appeal_bench.py [--orders 10000] [--seed 1] [--json PATH]
     python benchmarks/appeal_bench.py --challenge MODEL_DIR [--challenge-data PATH] [--json PATH]
+    python benchmarks/appeal_bench.py --corpus-vs-challenge OLD.jsonl NEW.jsonl [--json PATH]
 
 Generates a corpus with the shipped catalog, cleans each text as training does (normalize, cut
 trails, mask personal data, title first), fits TF-IDF character 1–3-grams + LinearSVC on
@@ -22,6 +23,9 @@ and scores the appeal type three ways: the model's appeal head alone, the rules 
 alone (``dispatch_nlp.components.appeal_intent``), and the two fused as the router fuses them
 (``fuse_appeal`` with ``APPEAL_INTENT_WEIGHT``), with per-type F1 and the most frequent confusions; and
 the fused accuracy on dev for a range of weights (how the weight was chosen; report on test).
+
+``--corpus-vs-challenge CORPUS...`` compares generated corpora by how well a TF-IDF + LinearSVC trained
+on each does on the challenge set (leaf, first level, appeal) and on its own test split.
 """
 
 from __future__ import annotations
@@ -115,6 +119,49 @@ def challenge(model_dir: str, data: str) -> dict:
     return out
 
 
+def corpus_on_challenge(corpus: str, data: str) -> dict:
+    """How well a generated corpus teaches real orders: TF-IDF character 1–3-grams + LinearSVC for the
+    leaf and the appeal type, trained on the corpus' ``split == train``, scored on the challenge set
+    (dev, test) and on the corpus' own test split; leaf, first-level and appeal accuracy, first-level
+    and appeal macro-F1. The appeal figures are the model alone (no intent fusion)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics import f1_score
+    from sklearn.svm import LinearSVC
+
+    norm, mask = Normalizer(cut_trails=True), PiiMasker()
+
+    def clean(title, text):
+        m, _ = norm(text)
+        return (title + "\n" if title else "") + mask(m)[0].text
+
+    ch = [json.loads(x) for x in Path(data).read_text(encoding="utf-8").splitlines() if x.strip()]
+    for r in ch:
+        r["_c"], r["_leaf"] = clean(r.get("title") or "", r["text"]), r["category"].replace("/", ">")
+    rows = [json.loads(x) for x in Path(corpus).read_text(encoding="utf-8").splitlines() if x.strip()]
+    for r in rows:
+        r["_c"], r["_leaf"] = clean(r.get("title") or "", r["text"]), ">".join(r["category_path"])
+    train = [r for r in rows if r["split"] == "train"]
+    sets = {"challenge_dev": [r for r in ch if r["split"] == "dev"], "challenge_test": [r for r in ch if r["split"] == "test"],
+            "generated_test": [r for r in rows if r["split"] == "test"]}
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=300000)
+    x = vec.fit_transform([r["_c"] for r in train])
+    out: dict = {name: {} for name in sets}
+    for head, key in (("leaf", "_leaf"), ("appeal", "appeal_type")):
+        clf = LinearSVC(C=0.5).fit(x, [r[key] for r in train])
+        for name, rs in sets.items():
+            pred = list(clf.predict(vec.transform([r["_c"] for r in rs])))
+            gold = [r[key] for r in rs]
+            d = out[name]
+            d[f"{head}_acc"] = round(sum(a == b for a, b in zip(pred, gold)) / len(gold), 4)
+            if head == "leaf":
+                p1, g1 = [q.split(">")[0] for q in pred], [g.split(">")[0] for g in gold]
+                d["l1_acc"] = round(sum(a == b for a, b in zip(p1, g1)) / len(g1), 4)
+                d["l1_macro_f1"] = round(float(f1_score(g1, p1, average="macro", labels=sorted(set(g1)))), 4)
+            else:
+                d["appeal_macro_f1"] = round(float(f1_score(gold, pred, average="macro", labels=sorted(set(gold)))), 4)
+    return out
+
+
 def cue_share(orders) -> dict:
     try:
         from dispatch_nlp.training.corpus.banks import appeal_cues
@@ -145,7 +192,16 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="write the figures here as JSON")
     ap.add_argument("--challenge", metavar="MODEL_DIR", help="score this model's appeal type on the challenge set")
     ap.add_argument("--challenge-data", default=str(Path(__file__).resolve().parents[2] / "shared" / "challenge" / "orders.jsonl"))
+    ap.add_argument("--corpus-vs-challenge", nargs="+", metavar="CORPUS", help="generated corpora (JSONL) to compare on the "
+                    "challenge set by a TF-IDF + LinearSVC trained on each")
     args = ap.parse_args(argv)
+    if args.corpus_vs_challenge:
+        res = {c: corpus_on_challenge(c, args.challenge_data) for c in args.corpus_vs_challenge}
+        for c, r in res.items():
+            print(c, json.dumps(r, ensure_ascii=False))
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        return 0
     if args.challenge:
         res = challenge(args.challenge, args.challenge_data)
         if args.json:

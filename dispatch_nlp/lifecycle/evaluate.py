@@ -54,10 +54,14 @@ def evaluate_examples(dispatcher, examples, batch_size: int = 64) -> dict:
                                     [d.confidence for d in decisions])
     auto = [i for i, d in enumerate(decisions) if d.route == "dispatch"]
     auto_correct = [gold_leaf[i] == pred_leaf[i] for i in auto if gold_leaf[i]]
+    # A model that dispatches on the unit (route dispatch_on = unit) is right when the unit is.
+    auto_unit = [bool(decisions[i].units.primary and decisions[i].units.primary.id == examples[i].unit)
+                 for i in auto if examples[i].unit]
     heads["routing"] = {
         "n": len(decisions),
         "auto_dispatch_share": round(len(auto) / max(len(decisions), 1), 4),
         "auto_dispatch_category_accuracy": round(sum(auto_correct) / len(auto_correct), 4) if auto_correct else None,
+        "auto_dispatch_unit_accuracy": round(sum(auto_unit) / len(auto_unit), 4) if auto_unit else None,
         "routes": {r: sum(d.route == r for d in decisions) for r in sorted({d.route for d in decisions})},
     }
     return heads

@@ -159,6 +159,10 @@ def test_rules_that_are_right_where_the_classifier_is_wrong_get_more_weight(gaz)
     run = ProfileRun(types.SimpleNamespace(router=router), docs, gold, [None] * len(gold))
     route, report = calibrate_profile(run, dispatch_on="leaf", min_auto=5)
     assert route["rules_weight"] >= 0.4 and report["after"]["leaf_accuracy"] > report["before"]["leaf_accuracy"]
+    # A stacked fusion has weighed the rules already: routing must not count them twice.
+    stacked = types.SimpleNamespace(router=router, stages=[types.SimpleNamespace(name="classifier", fusion="stacked")])
+    route, report = calibrate_profile(ProfileRun(stacked, docs, gold, [None] * len(gold)), dispatch_on="leaf", min_auto=5)
+    assert route["rules_weight"] == 0.1 and report["rules_weight_logp"] == {}
 
 
 def test_write_calibration_updates_each_profile_records_the_data_and_rewrites_checksums(tmp_path):

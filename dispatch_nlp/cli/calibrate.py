@@ -88,6 +88,6 @@ def register(sub) -> None:
     p.add_argument("--min-count", type=int, default=10, help="least orders per isotonic step (default: 10)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds for the reported ECE (default: 5)")
     p.add_argument("--keep-rules-weight", action="store_true",
-                   help="keep the model's weight of the catalog rules (default: refit it on these orders)")
+                   help="keep the model's weight of the catalog rules (default: refit it on these orders, except for a stacked fusion, which weighs the rules itself)")
     p.add_argument("--dry-run", action="store_true", help="report what would be fitted; write nothing")
     p.set_defaults(func=cmd_calibrate)

@@ -356,16 +356,22 @@ def _leaf_points(run: ProfileRun, settings: RouteSettings) -> tuple[np.ndarray, 
     return np.array(top), np.array(ok), np.array(lvl), np.array(lvl_ok)
 
 
+def stacked_fusion(dispatcher) -> bool:
+    """Whether the profile's classifier fuses with a stacker: it weighs the catalog rules itself (fitted
+    on held-out orders), so routing must not add them a second time and the rules weight stays as trained."""
+    return any(getattr(s, "fusion", None) == "stacked" for s in getattr(dispatcher, "stages", ()) if s.name == "classifier")
+
+
 def calibrate_profile(run: ProfileRun, *, target: float = 0.9, method: str = "platt", dispatch_on: str = "unit",
                       min_count: int = 10, folds: int = 5, min_auto: int = MIN_AUTO,
                       level_target: float | None = None, fit_rules_weight: bool = True
                       ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit one profile's route settings on ``run`` (``fit_rules_weight=False`` keeps the model's rules
-    weight). Returns (the ``route`` keys to write, a report with cross-validated ECE and the figures
+    weight, and so does a stacked fusion: see :func:`stacked_fusion`). Returns (the ``route`` keys to write, a report with cross-validated ECE and the figures
     before and after)."""
     before_settings = run.dispatcher.router.settings
     before = outcomes(run, decide(run, before_settings), before_settings.dispatch_on).figures
-    if fit_rules_weight:
+    if fit_rules_weight and not stacked_fusion(run.dispatcher):
         rules_weight, rw_scores = _fit_rules_weight(run, before_settings)
     else:
         rules_weight, rw_scores = before_settings.rules_weight, {}

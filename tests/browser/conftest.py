@@ -80,7 +80,7 @@ def service(dispatcher, tmp_path) -> Iterator[LiveService]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after the browser tests: a live Playwright keeps an event loop running
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

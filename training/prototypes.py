@@ -135,14 +135,9 @@ class _Runner:
         self.pad_id = self.tok.token_to_id("<pad>") or 1
 
     def feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encs = self.tok.encode_batch(texts)
-        n = max(len(e.ids) for e in encs)
-        ids = np.full((len(encs), n), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(encs), n), dtype=np.int64)
-        for i, e in enumerate(encs):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        return {"input_ids": ids, "attention_mask": mask}
+        from dispatch_nlp.components.members.encoder import padded_feeds
+
+        return padded_feeds(self.tok.encode_batch(texts), self.pad_id)
 
     def embed(self, texts: list[str], batch: int = 32) -> np.ndarray:
         order = np.argsort([len(t) for t in texts], kind="stable")

@@ -26,6 +26,30 @@ from dispatch_nlp.components.members.linear import softmax
 from dispatch_nlp.errors import ModelError
 
 
+def padded_feeds(encodings, pad_id: int) -> dict[str, np.ndarray]:
+    """Token ids of a batch (``tokenizers`` encodings), right-padded with ``pad_id`` to the longest, and
+    their attention mask: the ONNX graphs' ``input_ids`` and ``attention_mask``."""
+    n = max((len(e.ids) for e in encodings), default=1)
+    ids = np.full((len(encodings), n), pad_id, dtype=np.int64)
+    mask = np.zeros((len(encodings), n), dtype=np.int64)
+    for i, e in enumerate(encodings):
+        ids[i, : len(e.ids)] = e.ids
+        mask[i, : len(e.ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def copy_member_files(files: dict[str, Path], path: str | Path, what: str) -> None:
+    """Copy an ONNX member's files into the directory ``path`` (``what`` names the member in the error
+    when it was not loaded from files)."""
+    if not files:
+        raise ModelError(f"this {what} member was not loaded from files; nothing to save")
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    for src in files.values():
+        if src.resolve() != (out / src.name).resolve():
+            shutil.copyfile(src, out / src.name)
+
+
 def session_options(threads: int | None = None, spin: bool = False):
     import onnxruntime as ort
 
@@ -74,26 +98,13 @@ class EncoderMember:
 
     def save(self, path: str | Path) -> None:
         """Copy the member's files (ONNX graph, tokenizer, meta) into the directory ``path``."""
-        if not self.files:
-            raise ModelError("this encoder member was not loaded from files; nothing to save")
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        for src in self.files.values():
-            if src.resolve() != (out / src.name).resolve():
-                shutil.copyfile(src, out / src.name)
+        copy_member_files(self.files, path, "encoder")
 
     def classes(self, head: str) -> list[str]:
         return self.heads[head]["classes"]
 
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encs = self.tokenizer.encode_batch(texts)
-        n = max((len(e.ids) for e in encs), default=1)
-        ids = np.full((len(encs), n), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(encs), n), dtype=np.int64)
-        for i, e in enumerate(encs):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        return {"input_ids": ids, "attention_mask": mask}
+        return padded_feeds(self.tokenizer.encode_batch(texts), self.pad_id)
 
     def logits(self, texts: list[str]) -> dict[str, np.ndarray]:
         # Sort by length so a batch pads to similar lengths; restore the order after.

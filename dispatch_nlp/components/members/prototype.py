@@ -23,13 +23,12 @@ float16 and ``<head>_owner`` (P,) class index) and ``meta`` (JSON: ``max_len``, 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dispatch_nlp.components.members.encoder import session_options
+from dispatch_nlp.components.members.encoder import copy_member_files, padded_feeds, session_options
 from dispatch_nlp.components.members.linear import softmax
 from dispatch_nlp.errors import ModelError
 
@@ -115,26 +114,13 @@ class PrototypeMember:
 
     def save(self, path: str | Path) -> None:
         """Copy the member's files (graph, tokenizer, prototypes, meta) into the directory ``path``."""
-        if not self.files:
-            raise ModelError("this prototype member was not loaded from files; nothing to save")
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        for src in self.files.values():
-            if src.resolve() != (out / src.name).resolve():
-                shutil.copyfile(src, out / src.name)
+        copy_member_files(self.files, path, "prototype")
 
     def classes(self, head: str) -> list[str]:
         return self.heads[head].classes
 
     def feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encs = self.tokenizer.encode_batch([self.query_prefix + t for t in texts])
-        n = max((len(e.ids) for e in encs), default=1)
-        ids = np.full((len(encs), n), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(encs), n), dtype=np.int64)
-        for i, e in enumerate(encs):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        return {"input_ids": ids, "attention_mask": mask}
+        return padded_feeds(self.tokenizer.encode_batch([self.query_prefix + t for t in texts]), self.pad_id)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """e5 query embeddings (n, d), unit length, in the order of ``texts``."""

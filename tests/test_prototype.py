@@ -1,6 +1,7 @@
 """The prototype member: scoring, building with a tiny random encoder, loading, batch independence."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -77,9 +78,19 @@ def built(tmp_path_factory):
     chars = texts + ["query: passage: 想问一下怎么办理服务太差要投诉楼上漏水停电了"]
     encoder = make_tiny_encoder(tmp / "enc", chars, layers=1, hidden=32)
     calib = calibration_texts(SENTENCES, ["楼上漏水", "停电了"], n=16)
-    section = fit_prototype_member(encoder, catalog, tmp / "model", sentences_file=sentences_file,
-                                   quantization="static", calibration_extra=calib, max_len=32, appeal=True)
+    cwd, here = tmp / "cwd", os.getcwd()
+    cwd.mkdir()
+    os.chdir(cwd)  # ONNX Runtime's quantization tools drop scratch files into the working directory
+    try:
+        section = fit_prototype_member(encoder, catalog, tmp / "model", sentences_file=sentences_file,
+                                       quantization="static", calibration_extra=calib, max_len=32, appeal=True)
+    finally:
+        os.chdir(here)
     return tmp / "model", section, catalog
+
+
+def test_building_leaves_nothing_in_the_working_directory(built):
+    assert list((built[0].parent / "cwd").iterdir()) == []
 
 
 def _sub_catalog(keep):

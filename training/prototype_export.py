@@ -19,7 +19,11 @@ alone and inside mixed batches.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +75,22 @@ def export_embedder(encoder_dir: str | Path, out_dir: str | Path, name: str = "e
     return path
 
 
+def _in_scratch_dir(fn):
+    """Run a quantizer with a throw-away working directory: ONNX Runtime's shape inference and
+    pre-processing write scratch files (``sym_shape_infer_temp.onnx``, ``<uuid>.data``) into the
+    current directory and leave them there. Path arguments are made absolute first."""
+    @functools.wraps(fn)
+    def run(src, dst, *args, **kwargs):
+        src, dst = Path(src).resolve(), Path(dst).resolve()
+        here = os.getcwd()
+        with tempfile.TemporaryDirectory(prefix="quantize-") as scratch, contextlib.ExitStack() as stack:
+            os.chdir(scratch)
+            stack.callback(os.chdir, here)
+            return fn(src, dst, *args, **kwargs)
+    return run
+
+
+@_in_scratch_dir
 def quantize_dynamic_int8(src: Path, dst: Path) -> Path:
     """Int8 weights, per-batch activation scales (the student's recipe: fused graph, then dynamic)."""
     from .encoder_train import optimize_onnx, quantize_int8
@@ -100,6 +120,7 @@ class _Reader:
         pass
 
 
+@_in_scratch_dir
 def quantize_static_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], *,
                          method: str = "minmax", percentile: float = 99.999,
                          exclude_last: int = 0) -> Path:
@@ -137,6 +158,7 @@ def quantize_static_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]
     return dst
 
 
+@_in_scratch_dir
 def quantize_weight_only_int8(src: Path, dst: Path, *, accuracy_level: int = 4, block_size: int = 32,
                               embedding_bits: int = 4) -> Path:
     """Int8 weights in blocks of ``block_size`` (ONNX Runtime's ``MatMulNBits``, 8 bits) and the word

@@ -185,6 +185,17 @@ def apply_profile(config: dict[str, Any], profile: str | None, model_dir: Path) 
     return out, name
 
 
+def reads_statements(config: dict[str, Any], disabled: set[str]) -> bool:
+    """Whether a classifier member of ``config`` (as a profile runs it) reads the problem statement
+    (``"input": "statement"`` or ``"fields"``): without one, the ``statement`` stage is not run (the
+    fast profile of a model whose prototype member reads statements does not pay for them)."""
+    from dispatch_nlp.components.classifier import MEMBER_TYPES, member_input
+
+    section = config.get("classifier") or {}
+    return "classifier" not in disabled and any(member_input(section[name]) != "text"
+                                                for name in MEMBER_TYPES if name in section)
+
+
 def profile_from_env(profile: str | None = None) -> str | None:
     """At the edge: ``profile`` when given, else ``DISPATCH_NLP_PROFILE`` (None when unset or empty)."""
     return profile or os.environ.get("DISPATCH_NLP_PROFILE") or None
@@ -273,6 +284,8 @@ class Dispatcher:
         skip = check_disable(disable)
         mdir = Path(model_dir) if model_dir is not None else default_model_dir()
         config, profile = apply_profile(read_config(mdir), profile, mdir)
+        if not reads_statements(config, skip):  # the statement stage only feeds members that read it
+            skip = skip | {"statement"}
         verify_checksums(mdir, trust=trust)
         resources = load_resources(mdir, config, user_places=user_places, ort_spin=ort_spin,
                                    ort_threads=ort_threads)

@@ -151,8 +151,10 @@ def test_profiles_pick_members_and_routing(tmp_path, monkeypatch):
         Dispatcher.load(mdir, profile="turbo")
     monkeypatch.delenv("DISPATCH_NLP_PROFILE")
     assert build_parser().parse_args(["info"]).profile is None
-    shipped = Dispatcher.load()  # fast by default; full adds the encoder member
+    shipped = Dispatcher.load()  # fast by default; full adds the prototype member (and the statement it reads)
     assert shipped.profile == "fast" and shipped.info()["profiles"] == ["full", "fast"]
     assert set(next(s for s in shipped.stages if s.name == "classifier").members) == {"linear"}
-    members = next(s for s in Dispatcher.load(profile="full").stages if s.name == "classifier").members
-    assert set(members) == {"linear", "encoder"}
+    assert "statement" not in [s.name for s in shipped.stages]  # no fast member reads it
+    full_stages = Dispatcher.load(profile="full").stages
+    members = next(s for s in full_stages if s.name == "classifier").members
+    assert set(members) == {"linear", "prototype"} and "statement" in [s.name for s in full_stages]

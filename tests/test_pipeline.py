@@ -32,7 +32,7 @@ def test_component_names_default_to_the_list_old_models_ran():
 
 def test_shipped_model_declares_its_components_and_verifies():
     config = read_config(default_model_dir())
-    assert config["components"] == ["normalize", "mask", "segment", "rules", "jurisdiction", "classifier"]
+    assert config["components"] == ["normalize", "mask", "segment", "rules", "jurisdiction", "statement", "classifier"]
     verify_checksums(default_model_dir())
 
 
@@ -97,16 +97,16 @@ def test_doc_has_typed_evidence_and_the_old_view_still_reads_it(dispatcher):
 def test_both_members_satisfy_the_member_protocol(tmp_path):
     full = Dispatcher.load(profile="full")
     members = next(s for s in full.stages if s.name == "classifier").members
-    assert set(members) == {"linear", "encoder"}
+    assert set(members) == {"linear", "prototype"}
     for name, member in members.items():
         assert isinstance(member, Member), name
         probs = member.predict_proba([TEXT], ["leaf"])["leaf"]
         assert probs.shape == (1, len(member.classes("leaf")))
     members["linear"].save(tmp_path / "linear.npz")
-    members["encoder"].save(tmp_path)
+    members["prototype"].save(tmp_path)
     config = read_config(default_model_dir())
-    again = type(members["encoder"]).load(tmp_path, config["classifier"]["encoder"])
-    assert again.classes("leaf") == members["encoder"].classes("leaf")
+    again = type(members["prototype"]).load(tmp_path, config["classifier"]["prototype"])
+    assert again.classes("leaf") == members["prototype"].classes("leaf")
     assert type(members["linear"]).load(tmp_path, "linear.npz").classes("leaf") == members["linear"].classes("leaf")
 
 

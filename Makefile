@@ -72,6 +72,6 @@ default-model: $(VENV)/.dev $(if $(ENCODER),$(ENCODER)/config.json)
 	    $(if $(and $(ENCODER),$(STUDENT)),--encoder $(ENCODER) --student-layers 4 --epochs 1.5 --max-len 128 \
 	    --batch-size 32 --encoder-max-train $(ENCODER_MAX_TRAIN)) -q
 ifneq ($(wildcard $(CALIBRATION_DATA)),)
-	$(VENV)/bin/dispatch-nlp calibrate -m models/default --data $(CALIBRATION_DATA) --split dev $(CHALLENGE_COLS) > /dev/null
+	$(VENV)/bin/dispatch-nlp calibrate -m models/default --data $(CALIBRATION_DATA) --split dev --target 0.95 $(CHALLENGE_COLS) > /dev/null
 	$(PY) -m dispatch_nlp.benchmarks.challenge_bench --model models/default --challenge $(CALIBRATION_DATA) --card > /dev/null
 endif

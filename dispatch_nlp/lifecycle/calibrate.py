@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import math
 import shutil
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from dispatch_nlp.dispatcher import sha256_file
 from dispatch_nlp.files import replace_dir
 from dispatch_nlp.lifecycle.metrics import expected_calibration_error
 from dispatch_nlp.pipeline.component import timed
@@ -426,14 +426,6 @@ def calibrate_model(dispatchers: dict[str, Any], examples: Sequence, **kw) -> tu
 
 # -- writing ---------------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def card_section(record: dict[str, Any]) -> str:
     """The model card's calibration section (between markers, replaced on each calibration)."""
     lines = [CARD_BEGIN, "## Calibration", "",
@@ -474,7 +466,7 @@ def write_calibration(model_dir: str | Path, routes: dict[str, dict], reports: d
         else:
             config.setdefault("profiles", {}).setdefault(name, {}).setdefault("route", {}).update(keys)
     orders = next(iter(reports.values()))["orders"] if reports else 0
-    record = {"data": Path(data).name, "sha256": _sha256(Path(data)), "split": split, "orders": orders,
+    record = {"data": Path(data).name, "sha256": sha256_file(Path(data)), "split": split, "orders": orders,
               "method": method, "target": target, "dispatch_on": dispatch_on,
               "date": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
               "profiles": reports}

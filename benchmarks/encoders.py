@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch_nlp.components.members.encoder import padded_feeds
 from dispatch_nlp.components.members.linear import softmax
 
 
@@ -34,14 +35,8 @@ def encode(tokenizer, texts: list[str], max_len: int, pad_id: int) -> tuple[np.n
     """Token ids and attention mask exactly as ``dispatch_nlp.components.members.encoder.EncoderMember.encode`` makes them."""
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_len)
-    encs = tokenizer.encode_batch(texts)
-    n = max((len(e.ids) for e in encs), default=1)
-    ids = np.full((len(encs), n), pad_id, dtype=np.int64)
-    mask = np.zeros((len(encs), n), dtype=np.int64)
-    for i, e in enumerate(encs):
-        ids[i, : len(e.ids)] = e.ids
-        mask[i, : len(e.ids)] = 1
-    return ids, mask
+    feeds = padded_feeds(tokenizer.encode_batch(texts), pad_id)
+    return feeds["input_ids"], feeds["attention_mask"]
 
 
 class TorchMember:

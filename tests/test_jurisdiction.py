@@ -177,3 +177,33 @@ def test_learned_file_is_checked_on_load(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="retrain"):
         LearnedJurisdiction.load(bad)
+
+
+def test_a_batch_reads_the_text_classifier_once_and_decides_as_one_order_at_a_time(gaz, seg, fitted):
+    out, cfg = fitted
+    stage = build_jurisdiction_stage(gaz, out, cfg)
+    assert hasattr(stage.learned, "predict_many"), "the fitted history should give a text member"
+    texts = ["来电人反映金桂丽苑小区门口共享单车乱停", "朝阳区金桂丽苑暖气不热", "咨询公积金提取需要什么材料",
+             "市民反映：望京街道某小区有人私搭乱建。", "海淀区学院路附近施工噪音扰民"]
+
+    def docs():
+        out_docs = []
+        for text in texts:
+            doc = Doc.from_order(WorkOrder(text=text))
+            doc.tokens = seg.tokenize(doc.text)
+            out_docs.append(doc)
+        return out_docs
+
+    one_by_one = [stage(doc).evidence["jurisdiction"] for doc in docs()]
+    calls = []
+    text_member = stage.learned.text
+    original = text_member.predict_proba
+    text_member.predict_proba = lambda batch, heads=None: calls.append(len(batch)) or original(batch, heads)
+    try:
+        batched = [doc.evidence["jurisdiction"] for doc in stage.pipe(docs(), batch_size=64)]
+    finally:
+        del text_member.predict_proba
+    assert calls and calls[0] == len(texts)  # the first reading of every order in one call
+    assert len(calls) <= 1 + len(texts)  # any further call re-reads one order with its trail
+    for a, b in zip(one_by_one, batched, strict=True):
+        assert (a.code, a.confidence, a.method, a.candidates) == (b.code, b.confidence, b.method, b.candidates)

@@ -68,15 +68,28 @@ class TextBlendedLearned:
         return np.log(np.clip(mixed, FLOOR, None))
 
     def text_probs(self, text: str) -> dict[str, np.ndarray]:
+        return self.text_probs_many([text])[0]
+
+    def text_probs_many(self, texts: list[str]) -> list[dict[str, np.ndarray]]:
+        """The text classifier's district and street probabilities of each text, in one batch."""
         heads = [h for h in ("district", "street") if h in self._map]
-        return {h: p[0] for h, p in self.text.predict_proba([text], heads).items()}
+        out = self.text.predict_proba(texts, heads) if texts else {}
+        return [{h: p[i] for h, p in out.items()} for i in range(len(texts))]
 
     def predict(self, text: str, tokens=None) -> LearnedEvidence:
-        lev = self.learned.predict(text, tokens)
-        probs = self.text_probs(text)
-        d = self._mix(lev.district_logp, probs["district"], "district") if "district" in probs else lev.district_logp
-        s = self._mix(lev.street_logp, probs["street"], "street") if "street" in probs else lev.street_logp
-        return LearnedEvidence(d, s, lev.spans, lev.informative)
+        return self.predict_many([text], [tokens])[0]
+
+    def predict_many(self, texts: list[str], tokens: list | None = None) -> list[LearnedEvidence]:
+        """``predict`` of each text (``tokens``: each text's segmentation or None), the text
+        classifier run once over all of them (its per-call cost is most of an order's)."""
+        tokens = tokens if tokens is not None else [None] * len(texts)
+        out = []
+        for text, toks, probs in zip(texts, tokens, self.text_probs_many(texts), strict=True):
+            lev = self.learned.predict(text, toks)
+            d = self._mix(lev.district_logp, probs["district"], "district") if "district" in probs else lev.district_logp
+            s = self._mix(lev.street_logp, probs["street"], "street") if "street" in probs else lev.street_logp
+            out.append(LearnedEvidence(d, s, lev.spans, lev.informative))
+        return out
 
 
 def load_text_member(model_dir: Path, section: Mapping[str, Any], learned) -> TextBlendedLearned:

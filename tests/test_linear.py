@@ -165,3 +165,21 @@ def test_classifier_passes_fields_to_a_fields_member():
     got = stage.member_texts("linear", ["全文一", "全文二"], ["问题一", None])
     assert got == [OrderFields("全文一", "问题一"), OrderFields("全文二", None)]
     assert stage.member_texts("linear", ["全文"], None) == [OrderFields("全文", None)]
+
+
+def test_scores_of_several_heads_equal_each_heads_own_product_whatever_the_order():
+    texts, labels = data()
+    member = fit_linear(texts, labels, texts, labels, min_df=1)
+    queries = ["暖气不热，太冷了", "烧烤油烟太呛", "社保怎么补缴"]
+    x = member.features(queries)
+    alone = {h: np.asarray((x @ member.heads[h]["coef"]).todense()) + member.heads[h]["intercept"]
+             for h in member.heads}
+    for heads in (["leaf", "appeal"], ["appeal", "leaf"], ["appeal"]):
+        got = member.scores(queries, heads)
+        assert list(got) == heads
+        for h in heads:
+            np.testing.assert_array_equal(got[h], alone[h])
+    # a head whose coefficients are replaced (a refit) is scored with its new ones
+    member.heads["leaf"]["coef"] = member.heads["leaf"]["coef"] * 2.0
+    np.testing.assert_allclose(member.scores(queries, ["leaf", "appeal"])["leaf"] - member.heads["leaf"]["intercept"],
+                               2 * (alone["leaf"] - member.heads["leaf"]["intercept"]), rtol=1e-6)

@@ -236,16 +236,18 @@ def test_the_timeout_counts_from_arrival(dispatcher, auth, bodies):
     stub = Wrapped(dispatcher, delay_s=0.0)
     app = make_app(stub, keys_file, request_timeout_s=0.2)
 
-    class SlowStart:  # what the request did before it reached the route (read, validate) took 0.3 s
+    class SlowBody:  # the body took 0.3 s to arrive after the boundary admitted the request
         def __init__(self, inner):
             self.inner = inner
 
         async def __call__(self, scope, receive, send):
-            await asyncio.sleep(0.3)
-            await self.inner(scope, receive, send)
+            async def slow():
+                await asyncio.sleep(0.3)
+                return await receive()
 
-    app.app = SlowStart(app.app)
-    replies = asyncio.run(post_all(app, bodies[:1], headers))
+            await self.inner(scope, slow, send)
+
+    replies = asyncio.run(post_all(SlowBody(app), bodies[:1], headers))
     assert replies[0].status_code == 503 and stub.seen == []  # no time left: refused, never dispatched
 
 

@@ -36,6 +36,7 @@ from dispatch_nlp.service.auth import Authenticator, install_auth_handler
 from dispatch_nlp.service.batcher import MicroBatcher
 from dispatch_nlp.service.boundary import Admission, Boundary
 from dispatch_nlp.service.holder import ModelHolder, Watcher
+from dispatch_nlp.service.hotpath import LeanDispatch
 from dispatch_nlp.service.http_errors import install_error_handlers
 from dispatch_nlp.service.jsonio import decision_body
 from dispatch_nlp.service.keys import KeyStore
@@ -94,7 +95,8 @@ def create_app(settings: ServiceSettings | None = None, *, dispatcher: Any = Non
     for router in ROUTERS:
         app.include_router(router)
     console.install(app)  # the operator console (/console) and the decision log the dispatch routes feed
-    return Boundary(app, metrics=metrics, max_body=settings.max_body_bytes, admission=admission)
+    return Boundary(app, metrics=metrics, max_body=settings.max_body_bytes, admission=admission,
+                    lean=LeanDispatch(app))
 
 
 def app_from_environment() -> Boundary:

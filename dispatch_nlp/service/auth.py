@@ -127,6 +127,26 @@ async def _secret(bearer: Annotated[HTTPAuthorizationCredentials | None, Depends
     return api_key or None
 
 
+async def request_secret(request: Request) -> str | None:
+    """The secret a request carries, read as the route dependencies read it (for the lean dispatch path,
+    ``service.hotpath``, which runs no dependencies)."""
+    return await _secret(await _bearer(request), await _api_key(request))
+
+
+async def authorize(request: Request, secret: str | None, role: str, *, write: bool = False) -> Principal:
+    """The caller's ``Principal`` when its key has at least ``role`` (and, for a write, budget left), also
+    left in ``request.state.principal``; otherwise ``AuthError`` (401, 403 or 429)."""
+    auth: Authenticator = request.app.state.auth
+    principal = await auth.principal(secret)
+    if not principal.may(role):
+        raise AuthError(403, "forbidden", f"this endpoint needs a key with role '{role}' or above; key "
+                        f"{principal.key_id} has role '{principal.role}'")
+    request.state.principal = principal
+    if write:
+        auth.charge_write(principal)
+    return principal
+
+
 def require(role: str, *, write: bool = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency answering the caller's ``Principal`` when its key has at least ``role`` (and, for a
     write, budget left); otherwise 401, 403 or 429."""
@@ -134,15 +154,7 @@ def require(role: str, *, write: bool = False) -> Callable[..., Awaitable[Princi
         raise ValueError(f"role {role!r}: one of {ROLES}")
 
     async def dependency(request: Request, secret: Annotated[str | None, Depends(_secret)]) -> Principal:
-        auth: Authenticator = request.app.state.auth
-        principal = await auth.principal(secret)
-        if not principal.may(role):
-            raise AuthError(403, "forbidden", f"this endpoint needs a key with role '{role}' or above; key "
-                            f"{principal.key_id} has role '{principal.role}'")
-        request.state.principal = principal
-        if write:
-            auth.charge_write(principal)
-        return principal
+        return await authorize(request, secret, role, write=write)
 
     dependency.__name__ = f"require_{role}{'_write' if write else ''}"
     return dependency
@@ -154,11 +166,16 @@ OperatorWrite = Annotated[Principal, Depends(require("operator", write=True))]
 AdminWrite = Annotated[Principal, Depends(require("admin", write=True))]
 
 
-async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AuthError)
-    response = error_response(exc.status, exc.code, exc.message, request_id=request_id(request))
+def refusal(exc: AuthError, rid: str | None) -> JSONResponse:
+    """The answer to an ``AuthError``: the service's error body and the error's headers."""
+    response = error_response(exc.status, exc.code, exc.message, request_id=rid)
     response.headers.update(exc.headers)
     return response
+
+
+async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AuthError)
+    return refusal(exc, request_id(request))
 
 
 def install_auth_handler(app: FastAPI) -> None:

@@ -81,6 +81,7 @@ class MicroBatcher:
         self._thread: threading.Thread | None = None
         self.batches = 0  # batch calls made (for tests and metrics)
         self.fallbacks = 0  # batches that raised and were run order by order
+        self.submitted = 0  # orders queued since start
 
     # -- the request side -------------------------------------------------------------------------
     def submit(self, dispatcher: Any, order: Any) -> concurrent.futures.Future:
@@ -96,6 +97,7 @@ class MicroBatcher:
                 self._thread = threading.Thread(target=self._work, name="dispatch-batcher", daemon=True)
                 self._thread.start()
             self._queue.append(item)
+            self.submitted += 1
             self._cond.notify()
         return item.future
 

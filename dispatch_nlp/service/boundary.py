@@ -54,8 +54,10 @@ class Admission:
 class Boundary:
     """Wraps ``app`` (the FastAPI application, reachable as ``.app``)."""
 
-    def __init__(self, app: Any, *, metrics: Metrics, max_body: int, admission: Admission | None = None):
+    def __init__(self, app: Any, *, metrics: Metrics, max_body: int, admission: Admission | None = None,
+                 lean: Any = None):
         self.app, self.metrics, self.max_body, self.admission = app, metrics, max_body, admission
+        self.lean = lean  # service.hotpath.LeanDispatch: answers the common POST /v1/dispatch itself
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -87,13 +89,15 @@ class Boundary:
                 self.admission.in_flight += 1
                 state["deadline"] = time.monotonic() + self.admission.timeout_s
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                too_big, receive = await self._buffer(scope, receive)
+                too_big, receive, body = await self._buffer(scope, receive)
                 if too_big:
                     resp = error_response(413, "body_too_large",
                                           f"request body is larger than the limit of {self.max_body} bytes; "
                                           "send fewer orders per batch or shorter text",
                                           [{"field": "body", "message": f"at most {self.max_body} bytes"}], rid)
                     await resp(scope, receive, send_wrapped)
+                    return
+                if self.lean is not None and self.lean.applies(scope) and await self.lean(scope, body, send_wrapped):
                     return
             await self.app(scope, receive, send_wrapped)
         except Exception as exc:  # noqa: BLE001 - the boundary: answered 500, logged with its type
@@ -119,7 +123,7 @@ class Boundary:
     async def _buffer(self, scope, receive):
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            return True, receive
+            return True, receive, b""
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -129,7 +133,7 @@ class Boundary:
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_body:
-                return True, receive
+                return True, receive, b""
             chunks.append(body)
             more = message.get("more_body", False)
         data = b"".join(chunks)
@@ -142,4 +146,4 @@ class Boundary:
                 return {"type": "http.request", "body": data, "more_body": False}
             return await receive()
 
-        return False, replay
+        return False, replay, data

@@ -19,12 +19,13 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from dispatch_nlp.service.auth import AUTH_RESPONSES, DispatchRole
-from dispatch_nlp.service.batcher import BatchTimeout, Overloaded, ShuttingDown
-from dispatch_nlp.service.deps import BatcherDep, DeadlineDep, HolderDep, MetricsDep, RequestIdDep, SettingsDep
+from dispatch_nlp.service.batcher import BatchTimeout, MicroBatcher, Overloaded, ShuttingDown
+from dispatch_nlp.service.deps import HolderDep, MetricsDep, RequestIdDep, SettingsDep
 from dispatch_nlp.service.http_errors import ERROR_RESPONSES, error_response
 from dispatch_nlp.service.jsonio import decision_body
 from dispatch_nlp.service.routes.console import record_decisions
 from dispatch_nlp.service.schemas import BatchIn, BatchOut, DecisionOut, ErrorOut, OrderIn
+from dispatch_nlp.service.settings import ServiceSettings
 from dispatch_nlp.types import WorkOrder
 
 router = APIRouter(dependencies=[DispatchRole], responses=AUTH_RESPONSES)  # a key with role dispatch or above
@@ -40,11 +41,15 @@ def _unavailable(message: str, retry_after_s: float, rid: str | None) -> Respons
     return response
 
 
-@router.post("/v1/dispatch", response_model=DecisionOut, responses={**ERROR_RESPONSES, **_BUSY},
-             tags=["dispatch"], summary="Dispatch one work order")
-async def dispatch_one(order: OrderIn, holder: HolderDep, metrics: MetricsDep, settings: SettingsDep,
-                       batcher: BatcherDep, rid: RequestIdDep, deadline: DeadlineDep, request: Request) -> Response:
-    d = holder.dispatcher  # this request keeps this model, whatever a reload does meanwhile
+async def answer_one(request: Request, order: OrderIn) -> Response:
+    """The answer to ``POST /v1/dispatch`` for a validated, authorized ``order``: the decision's JSON, or
+    503 with ``Retry-After``. The route below and the lean path (``service.hotpath``) both answer here."""
+    state = request.app.state
+    settings: ServiceSettings = state.settings
+    batcher: MicroBatcher | None = state.batcher
+    scope_state = request.scope.get("state", {})
+    rid, deadline = scope_state.get("request_id"), scope_state.get("deadline")
+    d = state.holder.dispatcher  # this request keeps this model, whatever a reload does meanwhile
     work_order = WorkOrder(**order.model_dump())
     if batcher is None:  # batching off: this request alone, on a worker thread
         decision = await run_in_threadpool(d.dispatch, work_order)
@@ -63,9 +68,15 @@ async def dispatch_one(order: OrderIn, holder: HolderDep, metrics: MetricsDep, s
                                 settings.retry_after_s, rid)
         except ShuttingDown:
             return _unavailable("the server is shutting down", settings.retry_after_s, rid)
-    metrics.decided([decision.route])
+    state.metrics.decided([decision.route])
     record_decisions(request, [work_order], [decision])  # the console's decision log
     return Response(body, media_type="application/json")
+
+
+@router.post("/v1/dispatch", response_model=DecisionOut, responses={**ERROR_RESPONSES, **_BUSY},
+             tags=["dispatch"], summary="Dispatch one work order")
+async def dispatch_one(order: OrderIn, request: Request) -> Response:
+    return await answer_one(request, order)
 
 
 @router.post("/v1/dispatch/batch", response_model=BatchOut, responses=ERROR_RESPONSES, tags=["dispatch"],

@@ -1,0 +1,220 @@
+"""The lean path of ``POST /v1/dispatch`` (service.hotpath) and the service under overload: the lean path
+answers exactly what the FastAPI route answers (decisions byte for byte, in each request's own order;
+422, 401 and 500 bodies and headers), one bad order fails only its request, a full queue or admission
+answers 503 with Retry-After, a request the queue could not answer in time is refused at once, no
+answer comes later than the timeout, and shutdown lets the requests in flight finish."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+
+from dispatch_nlp.training.corpus import load_generator  # noqa: E402
+
+from dispatch_nlp.service import ServiceSettings, create_app  # noqa: E402
+from dispatch_nlp.service.jsonio import decision_body  # noqa: E402
+from dispatch_nlp.service.keys import add_key  # noqa: E402
+from dispatch_nlp.types import WorkOrder  # noqa: E402
+
+BOOM = "BOOM"  # an order text the stub refuses
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    path = tmp_path_factory.mktemp("keys") / "keys.json"
+    secret = add_key(path, "dispatch-1", "dispatch")
+    return str(path), secret
+
+
+@pytest.fixture(scope="module")
+def bodies():
+    gen = load_generator(seed=19)
+    return [{"id": f"h-{i}", "text": rec["text"], "title": rec.get("title"), "channel": rec.get("channel")}
+            for i, rec in enumerate(gen.generate(24))]
+
+
+class Fixed:
+    """The real dispatcher with its timings zeroed (so that two answers to one order are the same bytes);
+    ``delay_s`` per call; ``BOOM`` orders raise."""
+
+    def __init__(self, real, delay_s: float = 0.0):
+        self.real, self.delay_s = real, delay_s
+        self.model_version, self.catalog_version, self.model_dir = real.model_version, real.catalog_version, None
+        self.batch_sizes: list[int] = []
+
+    @staticmethod
+    def _fixed(decision):
+        decision.timings_ms = {"total": 0.0}
+        return decision
+
+    def dispatch_batch(self, orders, batch_size=64):
+        time.sleep(self.delay_s)
+        self.batch_sizes.append(len(orders))
+        if any(BOOM in o.text for o in orders):
+            raise ValueError("this order cannot be dispatched")
+        return [self._fixed(d) for d in self.real.dispatch_batch(orders, batch_size=batch_size)]
+
+    def dispatch(self, order):
+        time.sleep(self.delay_s)
+        if BOOM in order.text:
+            raise ValueError("this order cannot be dispatched")
+        return self._fixed(self.real.dispatch(order))
+
+
+class RouteForbidden:
+    """Stands in for the FastAPI app: any request that reaches it is answered 599."""
+
+    def __init__(self):
+        self.calls = 0
+
+    async def __call__(self, scope, receive, send):
+        self.calls += 1
+        await send({"type": "http.response.start", "status": 599, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def make_app(dispatcher, keys_file, **settings):
+    return create_app(ServiceSettings(keys_file=keys_file, **settings), dispatcher=dispatcher)
+
+
+def client_of(app, headers=None):
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc", headers=headers or {},
+                             timeout=30)
+
+
+async def post_all(app, requests, headers=None):
+    """POST each (body bytes or JSON-able, extra headers) to /v1/dispatch at once; the replies in order."""
+    async with client_of(app, headers) as c:
+        return await asyncio.gather(*(
+            c.post("/v1/dispatch", content=body, headers=extra) if isinstance(body, bytes)
+            else c.post("/v1/dispatch", json=body, headers=extra) for body, extra in requests))
+
+
+def bearer(secret):
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def comparable(reply):
+    """A reply without what differs between two requests: the request id (header and body)."""
+    headers = sorted((k, v) for k, v in reply.headers.items() if k != "x-request-id")
+    body = reply.content
+    rid = reply.headers.get("x-request-id")
+    if rid:
+        body = body.replace(rid.encode(), b"<rid>")
+    return reply.status_code, headers, body
+
+
+def test_lean_path_answers_byte_identically_to_per_request_dispatch(dispatcher, keys, bodies):
+    keys_file, secret = keys
+    stub = Fixed(dispatcher)
+    expected = [decision_body(stub.dispatch(WorkOrder(**b))) for b in bodies]
+    app = make_app(stub, keys_file, batch_max=8, batch_delay_ms=50)
+    route, app.app = app.app, RouteForbidden()  # every answer below comes from the lean path
+    replies = asyncio.run(post_all(app, [(b, {}) for b in bodies], bearer(secret)))
+    assert [r.status_code for r in replies] == [200] * len(bodies)
+    assert app.app.calls == 0 and max(stub.batch_sizes) > 1  # batched, and never through the route
+    assert [r.content for r in replies] == expected  # each request its own decision, byte for byte
+    assert all(r.headers["content-type"] == "application/json" for r in replies)
+    metrics = app.metrics.render()
+    assert f'endpoint="/v1/dispatch",method="POST",status="200"}} {len(bodies)}' in metrics
+    # The FastAPI route answers the same bytes and headers.
+    app.app, app.lean = route, None
+    again = asyncio.run(post_all(app, [(b, {}) for b in bodies], bearer(secret)))
+    assert [comparable(r) for r in again] == [comparable(r) for r in replies]
+
+
+def test_one_bad_order_fails_only_its_own_request(dispatcher, keys, bodies):
+    keys_file, secret = keys
+    stub = Fixed(dispatcher)
+    batch = [dict(b) for b in bodies[:8]]
+    batch[5]["text"] = f"{BOOM} {batch[5]['text']}"
+    app = make_app(stub, keys_file, batch_max=8, batch_delay_ms=200)
+    replies = asyncio.run(post_all(app, [(b, {}) for b in batch], bearer(secret)))
+    assert [r.status_code for r in replies] == [200] * 5 + [500] + [200] * 2
+    assert stub.batch_sizes == [8]  # one batch call, then each order alone
+    assert [json.loads(r.content)["order_id"] for r in replies if r.status_code == 200] == \
+        [b["id"] for i, b in enumerate(batch) if i != 5]
+    failed = replies[5]
+    assert failed.json() == {"error": {"code": "internal_error", "fields": [], "request_id": failed.headers[
+        "x-request-id"], "message": "internal error; the server log has the details under request id "
+        f"{failed.headers['x-request-id']}"}}
+    assert BOOM not in failed.text
+
+
+def test_validation_errors_and_refusals_are_what_the_route_answers(dispatcher, keys, bodies):
+    keys_file, secret = keys
+    key_id = secret.split(".")[1]
+    good = json.dumps(bodies[0], ensure_ascii=False).encode()
+    payloads = [
+        good,
+        b'{"text": "\xe5\x81\x9c\xe6\xb0\xb4", "id": 7}',  # id not a string
+        b'{"text": "x", "phone": "13812345678"}',  # a field the model does not know
+        b'{"text": "' + b"a" * 20_001 + b'"}',  # too long
+        b'{"title": "no text"}',
+        b'{"text": "x",',  # not JSON
+        b"",
+        b"[]",
+        b'{"text": NaN}',
+        b'\xef\xbb\xbf{"text": "x"}',  # a byte order mark
+        b'{"text": "\\ud800"}',  # a lone surrogate
+        b'{"text": "\xff"}',  # not UTF-8
+    ]
+    auths = [bearer(secret), {}, {"X-API-Key": secret}, bearer(f"dnk.{key_id}.{'x' * 30}"), bearer("nonsense"),
+             {"Authorization": f"Basic {secret}"}]
+    types = [{"Content-Type": "application/json"}, {"Content-Type": "application/json; charset=utf-8"},
+             {"Content-Type": "text/plain"}]
+    requests = [(p, {**a, **t}) for p in payloads for a in auths for t in types]
+    app = make_app(Fixed(dispatcher), keys_file, batch_max=8, max_in_flight=0)
+    lean = [comparable(r) for r in asyncio.run(post_all(app, requests))]
+    app.lean = None
+    route = [comparable(r) for r in asyncio.run(post_all(app, requests))]
+    for request, a, b in zip(requests, lean, route, strict=True):
+        assert a == b, request
+    statuses = {status for status, _, _ in lean}
+    assert statuses == {200, 400, 401, 422}  # 400: a body that is not UTF-8
+    assert not any(b"13812345678" in body for _, _, body in lean)  # no personal data echoed
+
+
+def test_a_full_queue_or_admission_answers_503_with_retry_after(dispatcher, keys, bodies):
+    keys_file, secret = keys
+    stub = Fixed(dispatcher, delay_s=0.2)
+    app = make_app(stub, keys_file, batch_max=1, queue_max=2, max_in_flight=0, request_timeout_s=10)
+    replies = asyncio.run(post_all(app, [(b, {}) for b in bodies[:8]], bearer(secret)))
+    statuses = [r.status_code for r in replies]
+    assert set(statuses) == {200, 503} and statuses.count(200) <= 4
+    for r in replies:
+        if r.status_code == 503:
+            assert r.headers["Retry-After"] == "1" and r.json()["error"]["code"] == "unavailable"
+    app = make_app(stub, keys_file, batch_max=8, max_in_flight=3, request_timeout_s=10)
+    replies = asyncio.run(post_all(app, [(b, {}) for b in bodies[:8]], bearer(secret)))
+    assert sorted(r.status_code for r in replies) == [200] * 3 + [503] * 5
+    assert all(r.headers["Retry-After"] == "1" for r in replies if r.status_code == 503)
+
+
+def test_clean_shutdown_lets_requests_in_flight_finish(dispatcher, keys, bodies):
+    keys_file, secret = keys
+    stub = Fixed(dispatcher, delay_s=0.15)
+    app = make_app(stub, keys_file, batch_max=2, request_timeout_s=10)
+    fastapi_app = app.app
+
+    async def scenario():
+        async with client_of(app, bearer(secret)) as c:
+            async with fastapi_app.router.lifespan_context(fastapi_app):
+                flying = [asyncio.create_task(c.post("/v1/dispatch", json=b)) for b in bodies[:6]]
+                batcher = app.app.state.batcher
+                while batcher.submitted < 6 or batcher.queued == 6:
+                    await asyncio.sleep(0.005)  # all six queued, a first batch running (0.15 s)
+            # the lifespan has ended: the batcher finished everything queued before it stopped
+            done = await asyncio.gather(*flying)
+            late = await c.post("/v1/dispatch", json=bodies[6])
+        return done, late
+
+    done, late = asyncio.run(scenario())
+    assert [r.status_code for r in done] == [200] * 6
+    assert [r.json()["order_id"] for r in done] == [b["id"] for b in bodies[:6]]
+    assert late.status_code == 503 and late.headers["Retry-After"] == "1"
+    assert late.json()["error"]["message"] == "the server is shutting down"

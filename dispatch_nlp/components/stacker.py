@@ -20,7 +20,7 @@ runtime needs numpy only. A member the stacker was fitted with must run; its col
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +74,8 @@ class Stacker:
     # member -> {leaf: share of held-out orders right when the member's top leaf was it}, with "" the
     # member's accuracy (for leaves it never put first); None: no reliability features
     reliability: dict[str, dict[str, float]] | None = None
+    # (member, columns) -> reliability per column: built once, not for every order
+    _reliability_columns: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def names(self) -> list[str]:
@@ -123,7 +125,11 @@ class Stacker:
             if len(table) > 1:
                 raise ModelError("the stacked fusion's reliability features need the leaves of the columns")
             return np.full(k, default)
-        return np.array([float(table.get(c, default)) for c in classes])
+        key = (member, tuple(classes))
+        column = self._reliability_columns.get(key)
+        if column is None:
+            column = self._reliability_columns[key] = np.array([float(table.get(c, default)) for c in classes])
+        return column
 
     def predict(self, probs: dict[str, np.ndarray], rules: np.ndarray | None = None,
                 classes: list[str] | None = None) -> np.ndarray:

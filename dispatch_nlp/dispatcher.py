@@ -22,6 +22,11 @@ service read ``DISPATCH_NLP_PROFILE`` (``profile_from_env``) and pass it as ``pr
 
 Environment variables are read at the edge (the CLI, the service settings, the Spark entry) by
 ``profile_from_env``, ``ort_spin_from_env`` and ``ort_threads_from_env`` and passed down as arguments.
+
+Cascade: a profile whose classifier section declares ``cascade`` (``dispatch_nlp.components.cascade``)
+runs its expensive members only on the orders another profile (``fast``) is unsure of; the orders it is
+sure of are routed with that profile's route settings, so their decisions are exactly its decisions
+(with the flag ``encoder_skipped``). ``Dispatcher.load(cascade=False)`` runs every member on every order.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from dispatch_nlp.components import cascade as cascade_config
 from dispatch_nlp.components.preprocess import build_segmenter
 from dispatch_nlp.errors import InputError, ModelError
 from dispatch_nlp.files import atomic_write
@@ -249,8 +255,11 @@ class Dispatcher:
     model with other components (benchmarks swap the classifier's members this way)."""
 
     def __init__(self, *, catalog: Catalog, gazetteer: Gazetteer, units: UnitsRegistry, stages: Sequence[Component],
-                 router: Router, model_dir: Path, config: dict, profile: str = FULL_PROFILE):
+                 router: Router, model_dir: Path, config: dict, profile: str = FULL_PROFILE,
+                 profile_routers: dict[str, Router] | None = None):
         self.profile = profile
+        # profile -> the router of the orders whose classifier evidence that profile kept (the cascade)
+        self.profile_routers = dict(profile_routers or {})
         self.catalog = catalog
         self.gazetteer = gazetteer
         self.units = units
@@ -271,7 +280,7 @@ class Dispatcher:
     def load(cls, model_dir: str | Path | None = None, *, cut_trails: bool | None = None,
              user_places: str | Path | None = None, profile: str | None = None,
              disable: Iterable[str] | None = None, ort_spin: bool = False,
-             ort_threads: int | None = None, trust: bool = False) -> Dispatcher:
+             ort_threads: int | None = None, trust: bool = False, cascade: bool = True) -> Dispatcher:
         """Load a model directory (None = the shipped default). ``cut_trails`` overrides the config's
         normalization setting (on for history, off on the hot path); ``user_places`` is a table of
         compounds, roads and landmarks merged into the gazetteer; ``profile`` picks which members
@@ -279,7 +288,8 @@ class Dispatcher:
         config's ``components`` list to leave out (``InputError`` for a name no component has);
         ``ort_spin`` lets the encoder member's ONNX Runtime threads busy-wait; ``ort_threads`` sets how
         many it uses (None: the cores, at most 4); ``trust`` loads a directory without
-        ``checksums.json`` (refused otherwise)."""
+        ``checksums.json`` (refused otherwise); ``cascade=False`` turns a profile's classifier cascade off
+        (every member on every order, as a model without one)."""
         t0 = time.perf_counter()
         skip = check_disable(disable)
         mdir = Path(model_dir) if model_dir is not None else default_model_dir()
@@ -290,20 +300,35 @@ class Dispatcher:
         resources = load_resources(mdir, config, user_places=user_places, ort_spin=ort_spin,
                                    ort_threads=ort_threads)
         overrides = {"normalize": {"cut_trails": cut_trails}} if cut_trails is not None else {}
-        stages = build_components(config, resources, disable=skip, overrides=overrides)
+        run_config, fast_route = cascade_config.resolve(config, mdir, enabled=cascade and "classifier" not in skip)
+        stages = build_components(run_config, resources, disable=skip, overrides=overrides)
         catalog, gazetteer, units = resources.catalog, resources.gazetteer, resources.units
         settings = RouteSettings.from_dict({**catalog.settings, **config.get("route", {})})
+        unit_model = load_unit_model(mdir, config.get("units"))
         router = Router(catalog, gazetteer, units, settings, model_version=config.get("model_version"),
-                        unit_model=load_unit_model(mdir, config.get("units")))
+                        unit_model=unit_model)
+        profile_routers = {}
+        if fast_route is not None:
+            fast_name = run_config["classifier"][cascade_config.CASCADE_KEY].get("profile", "fast")
+            profile_routers[fast_name] = Router(catalog, gazetteer, units,
+                                                RouteSettings.from_dict({**catalog.settings, **fast_route}),
+                                                model_version=config.get("model_version"), unit_model=unit_model)
         log.info("loaded model %s (profile %s, catalog %s) in %.0f ms", config.get("model_version"), profile,
                  catalog.version, (time.perf_counter() - t0) * 1000)
         return cls(catalog=catalog, gazetteer=gazetteer, units=units, stages=stages, router=router,
-                   model_dir=mdir, config=config, profile=profile)
+                   model_dir=mdir, config=config, profile=profile, profile_routers=profile_routers)
 
     def with_components(self, stages: Sequence[Component]) -> Dispatcher:
         """The same model (catalog, gazetteer, router, config) running ``stages`` instead."""
         return type(self)(catalog=self.catalog, gazetteer=self.gazetteer, units=self.units, stages=stages,
-                          router=self.router, model_dir=self.model_dir, config=self.config, profile=self.profile)
+                          router=self.router, model_dir=self.model_dir, config=self.config, profile=self.profile,
+                          profile_routers=self.profile_routers)
+
+    def router_for(self, doc: Doc) -> Router:
+        """The router of ``doc``: the profile's own, or, for an order whose classifier evidence the
+        cascade's fast profile kept, that profile's (its thresholds and calibration)."""
+        kept = getattr(doc.classifier, "profile", None) if self.profile_routers else None
+        return self.profile_routers.get(kept, self.router) if kept is not None else self.router
 
     def dispatch(self, order: WorkOrder | str | dict) -> DispatchDecision:
         """Route one order (a ``WorkOrder``, a plain string or a dict with ``text``)."""
@@ -350,7 +375,7 @@ class Dispatcher:
         out = []
         for doc in docs:
             t1 = time.perf_counter()
-            decision = self.router.decide(doc)
+            decision = self.router_for(doc).decide(doc)
             decision.timings_ms["route"] = round((time.perf_counter() - t1) * 1000, 4)
             out.append(decision)
         total = (time.perf_counter() - t0) * 1000 / max(len(docs), 1)

@@ -34,8 +34,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     if not 0.5 <= args.target < 1.0:
         raise InputError(f"--target {args.target}: give an accuracy between 0.5 and 1 (exclusive)")
+    # Each profile is calibrated as itself: a classifier cascade (which routes the orders its fast profile
+    # is sure of with that profile's settings) is off here, so every order reads every member.
     first = Dispatcher.load(args.model, ort_spin=ort_spin_from_env(), ort_threads=ort_threads_from_env(),
-                            trust=args.trust)
+                            trust=args.trust, cascade=False)
     split_col = (args.split_col or "split") if args.split else None
     examples, report = load_examples(args.data, spec_from_args(args), first.catalog, first.gazetteer,
                                      split_col=split_col, dev_ratio=0.0, test_ratio=0.0, encoding=args.encoding,
@@ -50,7 +52,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise InputError("--dispatch-on unit needs the responsible unit of each order (--unit-col)")
     dispatchers = {name: first if name == first.profile else
                    Dispatcher.load(first.model_dir, profile=name, ort_spin=ort_spin_from_env(),
-                                   ort_threads=ort_threads_from_env(), trust=args.trust)
+                                   ort_threads=ort_threads_from_env(), trust=args.trust, cascade=False)
                    for name in profiles_of(first.config)}
     routes, reports = calibrate_model(dispatchers, examples, target=args.target, method=args.method,
                                       dispatch_on=args.dispatch_on, min_count=args.min_count, folds=args.folds,

@@ -8,6 +8,13 @@ fits the fusion on the same per-member columns (``aligned_probs``). With ``"fusi
 leaf head is fused by a candidate re-scorer (``dispatch_nlp.components.stacker``) that also reads the
 catalog rules (``doc.rules``), and the router then mixes no rules in (``rules_weight`` 0). Parent
 levels are the sums of their leaves, so a leaf prediction is always consistent with its parents.
+
+With a ``cascade`` entry in the section (``dispatch_nlp.components.cascade``; resolved by the
+``Dispatcher`` so that it holds the fast profile's classifier section) the stage also holds the fast
+profile's stage (``self.cascade``, sharing the members whose sections are the same): every order gets the
+fast evidence first; the orders it is sure of (certainty at least ``skip_above``) keep it
+(``ClassifierEvidence.profile`` names the fast profile, ``doc.flags`` gets ``encoder_skipped``), the
+others are run again through every member, the shared members' outputs reused, the rest in one batch.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from dispatch_nlp.components.cascade import CASCADE_KEY, SKIPPED_FLAG, CascadeSettings, certainty
 from dispatch_nlp.components.members.base import Member
 from dispatch_nlp.components.stacker import Stacker
 from dispatch_nlp.components.statement import OrderFields
@@ -94,13 +102,25 @@ class ClassifierEvidence:
     leaf_probs: dict[str, float] = field(default_factory=dict)
     appeal_probs: dict[str, float] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)  # member -> its top leaf (for the explanation)
+    profile: str | None = None  # the cascade's fast profile when its evidence was kept (None: this stage's own)
+
+
+@dataclass
+class Cascade:
+    """The fast profile's stage, when its certainty may spare the rest: see the module docstring."""
+
+    fast: ClassifierStage
+    settings: CascadeSettings
+    shared: tuple[str, ...] = ()  # members both stages run from the same section (their outputs are reused)
 
 
 class ClassifierStage(BaseComponent):
     name = "classifier"
 
     def __init__(self, members: dict[str, Member], weights: dict[str, float], catalog, fusion: str = "mean",
-                 inputs: dict[str, str] | None = None, stacker: Stacker | None = None):
+                 inputs: dict[str, str] | None = None, stacker: Stacker | None = None,
+                 cascade: Cascade | None = None):
+        self.cascade = cascade
         self.fusion = check_fusion(fusion)
         if fusion == "stacked" and stacker is None:
             raise ModelError("the stacked fusion needs a stacker (the classifier section's \"stacker\" file)")
@@ -112,17 +132,31 @@ class ClassifierStage(BaseComponent):
 
     @classmethod
     def load(cls, model_dir: Path, config: dict, catalog, *, ort_spin: bool = False,
-             ort_threads: int | None = None) -> ClassifierStage:
+             ort_threads: int | None = None, loaded: dict[str, tuple[Any, Member]] | None = None) -> ClassifierStage:
         """The members named in ``config`` (the model config's ``classifier`` section); ``ort_spin``
-        lets the ONNX members' (encoder, prototype) ONNX Runtime threads busy-wait."""
+        lets the ONNX members' (encoder, prototype) ONNX Runtime threads busy-wait. A resolved
+        ``cascade`` entry (with the fast profile's ``classifier`` section) builds the fast stage too;
+        ``loaded`` ({member: (its section, the member)}) are members already loaded from a section."""
         members: dict[str, Member] = {}
         inputs: dict[str, str] = {}
+        settings = CascadeSettings.from_section(config.get(CASCADE_KEY))
+        fast = None
+        if settings is not None:
+            fast_section = config[CASCADE_KEY].get("classifier")
+            if not isinstance(fast_section, dict):
+                raise ModelError(f"{model_dir}: the classifier cascade was not resolved against profile "
+                                 f"{settings.profile!r} (load the model with Dispatcher.load)")
+            fast = cls.load(model_dir, fast_section, catalog, ort_spin=ort_spin, ort_threads=ort_threads)
+            loaded = {**(loaded or {}), **{m: (fast_section[m], fast.members[m]) for m in fast.members}}
         for name in MEMBER_TYPES:
             if name not in config:
                 continue
-            cls_ = member_class(name)
-            extra = {"spin": ort_spin, "threads": ort_threads} if name in ORT_MEMBERS else {}
-            members[name] = cls_.load(Path(model_dir), config[name], **extra)
+            if loaded and name in loaded and loaded[name][0] == config[name]:
+                members[name] = loaded[name][1]
+            else:
+                cls_ = member_class(name)
+                extra = {"spin": ort_spin, "threads": ort_threads} if name in ORT_MEMBERS else {}
+                members[name] = cls_.load(Path(model_dir), config[name], **extra)
             inputs[name] = member_input(config[name])
         if not members:
             raise ModelError(f"{model_dir}: the classifier section names no member ({', '.join(MEMBER_TYPES)})")
@@ -139,20 +173,28 @@ class ClassifierStage(BaseComponent):
             if absent:
                 raise ModelError(f"{model_dir}: the stacker was fitted with members {', '.join(absent)}, "
                                  "which the classifier section does not name")
-        return cls(members, weights, catalog, fusion, inputs, stacker)
+        cascade = None
+        if fast is not None and settings is not None:
+            shared = tuple(m for m in fast.members if members.get(m) is fast.members[m]
+                           and fast.inputs[m] == inputs[m])
+            cascade = Cascade(fast, settings, shared)
+        return cls(members, weights, catalog, fusion, inputs, stacker, cascade)
 
     def member_probs(self, texts: list[str], heads: tuple[str, ...] = ("leaf", "appeal"),
-                     statements: list[str | None] | None = None) -> dict[str, dict]:
+                     statements: list[str | None] | None = None, known: dict[str, dict] | None = None
+                     ) -> dict[str, dict]:
         """Each member run once over ``texts`` for all the ``heads`` it has: {member: {head: probs}}.
 
         A member whose input is ``statement`` reads ``statements[i]`` where there is one (the problem
         statement of order i) and ``texts[i]`` otherwise. One call per member, not one per head: the
         encoder member computes every head from one forward pass, so asking head by head would run the
-        network twice per order."""
+        network twice per order. ``known``: outputs of some members over the same texts (not run again)."""
         out: dict[str, dict] = {}
         for name, member in self.members.items():
             wanted = [h for h in heads if h in member.heads]
-            if wanted:
+            if known is not None and name in known and all(h in known[name] for h in wanted):
+                out[name] = {h: known[name][h] for h in wanted}
+            elif wanted:
                 out[name] = member.predict_proba(self.member_texts(name, texts, statements), wanted)
         return out
 
@@ -224,8 +266,36 @@ class ClassifierStage(BaseComponent):
         live = [d for d in docs if "empty_text" not in d.flags]
         if not live:
             return docs
+        if self.cascade is not None:
+            self._run_cascade(live, self.cascade)
+        else:
+            self._fill(live, self.member_probs([d.text for d in live], ("leaf", "appeal"),
+                                               [d.statement for d in live]))
+        return docs
+
+    def _run_cascade(self, live: list[Doc], cascade: Cascade) -> None:
+        """The fast stage over every order; this stage's members over the orders it is unsure of (the
+        shared members' outputs sliced, not recomputed)."""
         texts = [d.text for d in live]
-        member_out = self.member_probs(texts, ("leaf", "appeal"), [d.statement for d in live])
+        fast_out = cascade.fast.member_probs(texts, ("leaf", "appeal"), [d.statement for d in live])
+        cascade.fast._fill(live, fast_out)
+        unsure = []
+        for i, doc in enumerate(live):
+            if doc.classifier is not None and certainty(doc.classifier, cascade.settings.on) >= cascade.settings.skip_above:
+                doc.classifier.profile = cascade.settings.profile
+                doc.add_flag(SKIPPED_FLAG)
+            else:
+                unsure.append(i)
+        if not unsure:
+            return
+        rest = [live[i] for i in unsure]
+        known = {m: {h: p[unsure] for h, p in fast_out[m].items()} for m in cascade.shared if m in fast_out}
+        self._fill(rest, self.member_probs([d.text for d in rest], ("leaf", "appeal"), [d.statement for d in rest],
+                                           known=known))
+
+    def _fill(self, live: list[Doc], member_out: dict[str, dict]) -> None:
+        """Fuse ``member_out`` (:meth:`member_probs` of ``live``) into each doc's ``ClassifierEvidence``."""
+        texts = [d.text for d in live]
         rules = ([d.rules.distribution() if d.rules is not None else {} for d in live]
                  if self.stacker is not None else None)
         leaf_classes, leaf_p, member_p = self.head_probs(texts, "leaf", member_out, rules)
@@ -240,7 +310,6 @@ class ClassifierStage(BaseComponent):
                 member = self.members[name]
                 ev.members[name] = member.classes("leaf")[int(np.argmax(p[i]))]
             doc.classifier = ev
-        return docs
 
 
 def rules_matrix(rules: list[dict[str, float]] | None, classes: list[str], n: int) -> np.ndarray:

@@ -112,7 +112,7 @@ def test_lean_path_answers_byte_identically_to_per_request_dispatch(dispatcher, 
     keys_file, secret = keys
     stub = Fixed(dispatcher)
     expected = [decision_body(stub.dispatch(WorkOrder(**b))) for b in bodies]
-    app = make_app(stub, keys_file, batch_max=8, batch_delay_ms=50)
+    app = make_app(stub, keys_file, batch_max=8, batch_delay_ms=50, request_timeout_s=30)
     route, app.app = app.app, RouteForbidden()  # every answer below comes from the lean path
     replies = asyncio.run(post_all(app, [(b, {}) for b in bodies], bearer(secret)))
     assert [r.status_code for r in replies] == [200] * len(bodies)
@@ -168,7 +168,7 @@ def test_validation_errors_and_refusals_are_what_the_route_answers(dispatcher, k
     types = [{"Content-Type": "application/json"}, {"Content-Type": "application/json; charset=utf-8"},
              {"Content-Type": "text/plain"}]
     requests = [(p, {**a, **t}) for p in payloads for a in auths for t in types]
-    app = make_app(Fixed(dispatcher), keys_file, batch_max=8, max_in_flight=0)
+    app = make_app(Fixed(dispatcher), keys_file, batch_max=8, max_in_flight=0, request_timeout_s=60)
     lean = [comparable(r) for r in asyncio.run(post_all(app, requests))]
     app.lean = None
     route = [comparable(r) for r in asyncio.run(post_all(app, requests))]
@@ -218,3 +218,42 @@ def test_clean_shutdown_lets_requests_in_flight_finish(dispatcher, keys, bodies)
     assert [r.json()["order_id"] for r in done] == [b["id"] for b in bodies[:6]]
     assert late.status_code == 503 and late.headers["Retry-After"] == "1"
     assert late.json()["error"]["message"] == "the server is shutting down"
+
+
+async def timed_posts(app, bodies, headers, gap_s=0.0):
+    """POST each body (the next ``gap_s`` after the last was sent); (status, seconds from its send) each."""
+    async with client_of(app, headers) as c:
+        async def one(i, body):
+            await asyncio.sleep(i * gap_s)
+            t0 = time.perf_counter()
+            r = await c.post("/v1/dispatch", json=body)
+            return r.status_code, time.perf_counter() - t0, r
+
+        return await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
+
+
+def test_a_request_the_queue_would_make_late_is_refused_at_once(dispatcher, keys, bodies):
+    keys_file, secret = keys
+    stub = Fixed(dispatcher, delay_s=0.3)
+    app = make_app(stub, keys_file, batch_max=1, queue_max=100, max_in_flight=0, request_timeout_s=0.8)
+    assert asyncio.run(post_all(app, [(bodies[0], {})], bearer(secret)))[0].status_code == 200  # times a batch
+    replies = asyncio.run(timed_posts(app, bodies[1:7], bearer(secret)))
+    # One runs at once (done after 0.3 s), one waits for it (0.6 s): the others would be done after 0.9 s
+    # or later, past their 0.8 s deadline, so they are refused as they arrive rather than at the deadline.
+    assert [status for status, _, _ in replies] == [200, 200, 503, 503, 503, 503]
+    assert all(took < 0.25 for status, took, _ in replies if status == 503)
+    assert all(r.headers["Retry-After"] == "1" and r.json()["error"]["code"] == "unavailable"
+               for status, _, r in replies if status == 503)
+    assert app.app.state.batcher.refused_late == 4 and stub.batch_sizes == [1, 1, 1]  # refused: never run
+
+
+def test_no_answer_comes_later_than_the_timeout(dispatcher, keys, bodies):
+    keys_file, secret = keys
+    stub = Fixed(dispatcher, delay_s=0.25)
+    timeout = 0.6
+    app = make_app(stub, keys_file, batch_max=2, queue_max=100, max_in_flight=0, request_timeout_s=timeout)
+    asyncio.run(post_all(app, [(bodies[0], {})], bearer(secret)))  # derives the key once
+    replies = asyncio.run(timed_posts(app, bodies * 2, bearer(secret), gap_s=0.01))  # ~6x what it can do
+    statuses = [status for status, _, _ in replies]
+    assert statuses.count(200) >= 2 and statuses.count(503) >= len(replies) // 2
+    assert max(took for _, took, _ in replies) < timeout + 0.15  # the slack: a loaded test machine

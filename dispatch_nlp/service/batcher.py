@@ -19,6 +19,12 @@ what the request answers, ``(decision, finish(decision))``, so the event loop do
 - **Back-pressure.** A full queue refuses at once (``Overloaded``: the route answers 503 with
   ``Retry-After``) instead of letting latency grow without bound; a request waits at most its timeout
   (``BatchTimeout``), and a request that timed out while still queued is dropped, never run.
+- **Refused at once when it would be late.** The worker keeps a running estimate of its seconds per order
+  (an exponentially weighted mean over its batches); a request whose deadline comes before the orders
+  ahead of it and itself would be done (the rest of the running batch, then the queue, at that rate) is
+  refused at once (``Overloaded``) instead of waiting out its timeout for a 503 anyway. Over saturation
+  the queue so holds at most about a timeout's worth of work, whatever the model's speed (profile,
+  workers, other load on the machine). Before the first batch has been timed nothing is refused so.
 - **Clean shutdown.** ``close()`` refuses new requests (``ShuttingDown``), lets the worker finish every
   request already queued, then stops it.
 - **Reloads.** Each request carries the dispatcher it took from the holder; a batch holds the orders
@@ -38,6 +44,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger("dispatch_nlp.service")
+
+EWMA_WEIGHT = 0.2  # the weight of the latest batch in the seconds-per-order estimate
 
 
 class Overloaded(Exception):
@@ -82,16 +90,23 @@ class MicroBatcher:
         self.batches = 0  # batch calls made (for tests and metrics)
         self.fallbacks = 0  # batches that raised and were run order by order
         self.submitted = 0  # orders queued since start
+        self.refused_late = 0  # orders refused because they would have missed their deadline
+        self.order_s: float | None = None  # the worker's seconds per order (EWMA over batches; None: not timed yet)
+        self._busy_until = 0.0  # when the running batch should be done (time.monotonic(), estimated)
 
     # -- the request side -------------------------------------------------------------------------
-    def submit(self, dispatcher: Any, order: Any) -> concurrent.futures.Future:
+    def submit(self, dispatcher: Any, order: Any, deadline: float | None = None) -> concurrent.futures.Future:
         """Queue one order; its future gets the decision or the exception dispatching it raised.
-        Raises ``ShuttingDown`` after ``close`` and ``Overloaded`` when the queue is full."""
+        Raises ``ShuttingDown`` after ``close`` and ``Overloaded`` when the queue is full or when, at the
+        worker's measured rate, the order would not be done by ``deadline`` (``time.monotonic()``)."""
         item = _Item(dispatcher, order)
         with self._cond:
             if self._closed:
                 raise ShuttingDown("the server is shutting down")
             if len(self._queue) >= self.queue_max:
+                raise Overloaded(self.retry_after_s)
+            if deadline is not None and self.expected_done(item.queued_at) > deadline:
+                self.refused_late += 1
                 raise Overloaded(self.retry_after_s)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="dispatch-batcher", daemon=True)
@@ -104,7 +119,7 @@ class MicroBatcher:
     async def dispatch(self, dispatcher: Any, order: Any, *, timeout_s: float | None = None) -> Any:
         """Queue one order and await its decision (``BatchTimeout`` after ``timeout_s``; a request
         still queued then is dropped)."""
-        future = self.submit(dispatcher, order)
+        future = self.submit(dispatcher, order, None if timeout_s is None else time.monotonic() + timeout_s)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
         except TimeoutError:
@@ -114,6 +129,14 @@ class MicroBatcher:
     @property
     def queued(self) -> int:
         return len(self._queue)
+
+    def expected_done(self, now: float) -> float:
+        """When an order queued ``now`` should be decided: the running batch's rest, then every queued
+        order and this one at the measured seconds per order (``now`` itself before any batch was
+        timed). Call with the lock held or accept a racy estimate."""
+        if self.order_s is None:
+            return now
+        return max(now, self._busy_until) + (len(self._queue) + 1) * self.order_s
 
     # -- start and shutdown (the application's lifespan) --------------------------------------------
     def open(self) -> None:
@@ -170,6 +193,9 @@ class MicroBatcher:
     def _run(self, items: list[_Item]) -> None:
         dispatcher = items[0].dispatcher
         self.batches += 1
+        t0 = time.monotonic()
+        if self.order_s is not None:
+            self._busy_until = t0 + len(items) * self.order_s
         try:
             decisions = dispatcher.dispatch_batch([item.order for item in items], batch_size=len(items))
         except Exception:  # noqa: BLE001 - one bad order: run them one by one, each gets its own answer
@@ -185,6 +211,14 @@ class MicroBatcher:
                 item.future.set_result(self._answer(decision))
             except Exception as exc:  # noqa: BLE001 - this request's own error (a decision finish could not write)
                 item.future.set_exception(exc)
+        self._timed(len(items), time.monotonic() - t0)
+
+    def _timed(self, n: int, seconds: float) -> None:
+        """Fold one batch's seconds per order into the estimate (a batch that fell back to one-by-one
+        dispatch is not timed: it says little about the next)."""
+        per = seconds / n
+        self.order_s = per if self.order_s is None else (1 - EWMA_WEIGHT) * self.order_s + EWMA_WEIGHT * per
+        self._busy_until = 0.0
 
     def _answer(self, decision: Any) -> Any:
         return decision if self.finish is None else (decision, self.finish(decision))

@@ -5,8 +5,9 @@
 
 Layout: ``app`` (create_app: wiring), ``settings``, ``holder`` (the model in service, reload, registry
 watch), ``deps`` (FastAPI dependencies), ``routes/`` (dispatch, corrections, health, model), ``schemas``
-(request and response models), ``http_errors`` (the error body), ``boundary`` (request ids, body limit,
-metrics, no stack traces), ``metrics`` (Prometheus text).
+(request and response models), ``http_errors`` (the error body), ``boundary`` (request ids, admission,
+body limit, metrics, no stack traces), ``hotpath`` (the lean path of a valid ``POST /v1/dispatch``, past
+FastAPI's routing and dependencies), ``batcher`` (micro-batching), ``metrics`` (Prometheus text).
 """
 
 from dispatch_nlp.service.app import create_app

@@ -4,8 +4,9 @@ in input order, with the model and catalog versions).
 ``/v1/dispatch`` goes through the micro-batcher (``service.batcher``): concurrent requests run as one
 batch call on the batcher's worker thread, never on the event loop, and that thread also writes the
 response body (``service.jsonio``). Too many requests in flight (the boundary's admission), a full
-queue, a request with no decision ``request_timeout_s`` after it arrived and a server shutting down
-answer 503 with ``Retry-After``."""
+queue, a queue that would make the request miss its deadline, a request with no decision
+``request_timeout_s`` after it arrived and a server shutting down answer 503 with ``Retry-After``.
+``answer_one`` is the route's body; the lean path (``service.hotpath``) answers through it too."""
 
 from __future__ import annotations
 

@@ -257,3 +257,29 @@ def test_no_answer_comes_later_than_the_timeout(dispatcher, keys, bodies):
     statuses = [status for status, _, _ in replies]
     assert statuses.count(200) >= 2 and statuses.count(503) >= len(replies) // 2
     assert max(took for _, took, _ in replies) < timeout + 0.15  # the slack: a loaded test machine
+
+
+def test_an_idle_batcher_takes_an_order_whatever_its_estimate():
+    import threading
+
+    from dispatch_nlp.service.batcher import MicroBatcher, Overloaded
+
+    gate = threading.Event()
+
+    class Gated:
+        def dispatch_batch(self, orders, batch_size=64):
+            gate.wait(5)
+            return list(orders)
+
+    batcher = MicroBatcher(max_batch=1, queue_max=8)
+    batcher.order_s = 100.0  # as after a pathologically slow batch: every estimate is far past any deadline
+    first = batcher.submit(Gated(), "a", deadline=time.monotonic() + 1)  # nothing ahead of it: taken
+    while batcher.queued:
+        time.sleep(0.005)  # the worker took it and is running it
+    with pytest.raises(Overloaded):  # now one runs ahead of it, estimated to end 100 s from now
+        batcher.submit(Gated(), "b", deadline=time.monotonic() + 1)
+    assert batcher.refused_late == 1
+    gate.set()
+    assert first.result(5) == "a"
+    batcher.close(5)  # the worker has finished (and timed) its batch
+    assert batcher.order_s < 100.0  # the batch that ran brought the estimate down

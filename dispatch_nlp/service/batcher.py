@@ -133,8 +133,10 @@ class MicroBatcher:
     def expected_done(self, now: float) -> float:
         """When an order queued ``now`` should be decided: the running batch's rest, then every queued
         order and this one at the measured seconds per order (``now`` itself before any batch was
-        timed). Call with the lock held or accept a racy estimate."""
-        if self.order_s is None:
+        timed, and when the worker is idle: an order with nothing ahead of it always runs, so the estimate
+        stays current even after a batch that was once very slow). Call with the lock held or accept a racy
+        estimate."""
+        if self.order_s is None or (not self._queue and self._busy_until <= now):
             return now
         return max(now, self._busy_until) + (len(self._queue) + 1) * self.order_s
 
@@ -205,6 +207,7 @@ class MicroBatcher:
                     item.future.set_result(self._answer(dispatcher.dispatch(item.order)))
                 except Exception as exc:  # noqa: BLE001 - this request's own error
                     item.future.set_exception(exc)
+            self._busy_until = 0.0
             return
         for item, decision in zip(items, decisions, strict=True):
             try:

@@ -283,3 +283,13 @@ def test_an_idle_batcher_takes_an_order_whatever_its_estimate():
     assert first.result(5) == "a"
     batcher.close(5)  # the worker has finished (and timed) its batch
     assert batcher.order_s < 100.0  # the batch that ran brought the estimate down
+
+
+def test_without_batching_a_request_also_waits_at_most_its_timeout(dispatcher, keys, bodies):
+    keys_file, secret = keys
+    stub = Fixed(dispatcher, delay_s=0.6)
+    app = make_app(stub, keys_file, batch_max=0, request_timeout_s=0.2)
+    asyncio.run(post_all(app, [(bodies[0], {})], bearer(secret)))  # derives the key once (and waits 0.6 s)
+    [(status, took, reply)] = asyncio.run(timed_posts(app, bodies[1:2], bearer(secret)))
+    assert status == 503 and took < 0.45 and reply.headers["Retry-After"] == "1"
+    assert reply.json()["error"]["message"] == "no decision within 0.2 s; try again shortly"

@@ -10,6 +10,7 @@ queue, a queue that would make the request miss its deadline, a request with no 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -36,6 +37,12 @@ _BUSY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorOut, "description"
                                                  "(Retry-After says when to try again)"}}
 
 
+def _drop(task: asyncio.Future) -> None:
+    """Consume the outcome of a dispatch nobody waits for any more (so asyncio logs no 'never retrieved')."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _unavailable(message: str, retry_after_s: float, rid: str | None) -> Response:
     response = error_response(503, "unavailable", message, request_id=rid)
     response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
@@ -52,12 +59,18 @@ async def answer_one(request: Request, order: OrderIn) -> Response:
     rid, deadline = scope_state.get("request_id"), scope_state.get("deadline")
     d = state.holder.dispatcher  # this request keeps this model, whatever a reload does meanwhile
     work_order = WorkOrder(**order.model_dump())
+    # The timeout runs from the request's arrival (the boundary's deadline), not from here.
+    left = settings.request_timeout_s if deadline is None else deadline - time.monotonic()
     if batcher is None:  # batching off: this request alone, on a worker thread
-        decision = await run_in_threadpool(d.dispatch, work_order)
+        alone = asyncio.ensure_future(run_in_threadpool(d.dispatch, work_order))
+        done, _ = await asyncio.wait({alone}, timeout=max(left, 0.0))
+        if not done:  # the thread cannot be stopped: it finishes, and its answer is dropped
+            alone.add_done_callback(_drop)
+            return _unavailable(f"no decision within {settings.request_timeout_s:g} s; try again shortly",
+                                settings.retry_after_s, rid)
+        decision = alone.result()
         body = decision_body(decision)
     else:
-        # The timeout runs from the request's arrival (the boundary's deadline), not from here.
-        left = settings.request_timeout_s if deadline is None else deadline - time.monotonic()
         try:
             if left <= 0:
                 raise BatchTimeout("no time left")

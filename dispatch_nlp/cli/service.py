@@ -296,8 +296,9 @@ def register(sub) -> None:
                                                                      "long for its batch to fill (default 0: a batch "
                                                                      "is what queued while the last one ran)")
     p.add_argument("--queue-max", type=int, default=256, help="orders waiting at most; over it 503 + Retry-After")
-    p.add_argument("--request-timeout-s", type=float, default=10.0,
-                   help="a dispatch request with no decision this long after it arrived gets 503 (default 10)")
+    p.add_argument("--request-timeout-s", type=float, default=2.0,
+                   help="a dispatch request with no decision this long after it arrived gets 503, and one the queue "
+                        "ahead of it would make miss that deadline gets it at once (default 2)")
     p.add_argument("--max-in-flight", type=int, default=64,
                    help="POST /v1/dispatch requests handled at once per worker, counted from arrival; one more "
                         "gets 503 + Retry-After at once (0: no limit; default 64)")

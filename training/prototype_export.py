@@ -4,7 +4,13 @@
 ``attention_mask`` (batch x length, int64), output ``embedding`` (batch x hidden): the e5 embedding
 (mean pooling over real tokens, L2-normalised), so the runtime does nothing but a matrix product.
 
-Quantization, two ways (both return the path written):
+Quantization (each returns the path written):
+
+- ``quantize_weight_only_int8(fp32, dst, bits=..., accuracy_level=..., embedding_bits=...)``: weights
+  in blocks of 32 (``MatMulNBits``), activations in float (``accuracy_level=0``) or quantized row by
+  row (4). With ``bits=4, accuracy_level=0, embedding_bits=16`` (the ``nbits4`` build) it holds the
+  prepared encoder's Q4_0 weights exactly: the same embeddings as fp32 (max difference ~4e-5), in
+  any batch, at fp32 speed, in a quarter of the bytes;
 
 - ``quantize_static_int8(fp32, dst, calibration_ids)``: int8 weights (per channel) and int8
   activations whose scales are fixed once, calibrated on realistic orders (``calibration_ids``:
@@ -13,8 +19,10 @@ Quantization, two ways (both return the path written):
 - ``quantize_dynamic_int8(fp32, dst)``: int8 weights, activation scales computed per batch at run
   time (what the fine-tuned student ships with).
 
-``agreement(...)`` measures what a quantized graph costs: top-1 agreement of leaf scores with fp32,
-alone and inside mixed batches.
+``fuse_transformer(src, dst)`` saves ONNX Runtime's transformer fusions offline (measured no faster
+than the runtime's own load-time optimizations for this graph). ``export_embedder(..., layers=N)``
+keeps the first N layers. ``benchmarks/encoder_hotpath_bench.py`` measures what a graph costs: time
+per order, top-1 agreement with fp32 alone and in mixed batches, dev accuracy.
 """
 
 from __future__ import annotations
@@ -49,8 +57,11 @@ def _module(encoder):
     return Embedder().eval()
 
 
-def export_embedder(encoder_dir: str | Path, out_dir: str | Path, name: str = "embedder.fp32.onnx") -> Path:
-    """Trace the checkpoint in ``encoder_dir`` (eager attention, so ONNX Runtime fuses it) to ONNX."""
+def export_embedder(encoder_dir: str | Path, out_dir: str | Path, name: str = "embedder.fp32.onnx", *,
+                    layers: int | None = None) -> Path:
+    """Trace the checkpoint in ``encoder_dir`` (eager attention, so ONNX Runtime fuses it) to ONNX.
+    ``layers``: keep only the first ``layers`` transformer layers (a cheaper, zero-shot truncation:
+    the embedding is the mean of the last kept layer's states)."""
     import torch
 
     from .encoder_train import load_encoder
@@ -58,6 +69,12 @@ def export_embedder(encoder_dir: str | Path, out_dir: str | Path, name: str = "e
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     encoder, _ = load_encoder(encoder_dir)
+    if layers is not None:
+        stack = encoder.encoder.layer
+        if not 1 <= layers <= len(stack):
+            raise ValueError(f"layers must be between 1 and {len(stack)}, got {layers}")
+        encoder.encoder.layer = stack[:layers]
+        encoder.config.num_hidden_layers = layers
     if hasattr(encoder, "set_attn_implementation"):
         encoder.set_attn_implementation("eager")
     model = _module(encoder)
@@ -158,14 +175,57 @@ def quantize_static_int8(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]
     return dst
 
 
+def _float16_embedding(model) -> None:
+    """Store the word embedding (the largest ``Gather`` table) in float16 and cast the rows it gathers
+    back to float: lossless for the prepared encoder (its weights are float16), half the bytes."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    gathers = [n for n in model.graph.node if n.op_type == "Gather" and n.input[0] in inits
+               and inits[n.input[0]].data_type == onnx.TensorProto.FLOAT and len(inits[n.input[0]].dims) == 2]
+    if not gathers:
+        return
+    node = max(gathers, key=lambda n: int(np.prod(inits[n.input[0]].dims)))
+    table = inits[node.input[0]]
+    half = numpy_helper.from_array(numpy_helper.to_array(table).astype(np.float16), table.name)
+    table.CopyFrom(half)
+    out = node.output[0]
+    node.output[0] = out + "_fp16"
+    cast = helper.make_node("Cast", [node.output[0]], [out], to=onnx.TensorProto.FLOAT, name=node.name + "_cast")
+    nodes = list(model.graph.node)
+    model.graph.ClearField("node")
+    for n in nodes:
+        model.graph.node.append(n)
+        if n is node:
+            model.graph.node.append(cast)
+
+
+def fuse_transformer(src: str | Path, dst: str | Path, *, heads: int = 12, hidden: int = 384) -> Path:
+    """ONNX Runtime's transformer fusions saved offline (``Attention``, ``SkipLayerNormalization``,
+    ``BiasGelu``, ``EmbedLayerNormalization``): the runtime then skips them at load, and the fused
+    attention runs as one kernel. Falls back to a copy (the fusions are an optimization only)."""
+    from .encoder_train import optimize_onnx
+
+    _Config.num_attention_heads, _Config.hidden_size = heads, hidden
+    optimize_onnx(Path(src), Path(dst), _Config())
+    return Path(dst)
+
+
 @_in_scratch_dir
 def quantize_weight_only_int8(src: Path, dst: Path, *, accuracy_level: int = 4, block_size: int = 32,
-                              embedding_bits: int = 4) -> Path:
-    """Int8 weights in blocks of ``block_size`` (ONNX Runtime's ``MatMulNBits``, 8 bits) and the word
-    embedding in ``embedding_bits`` (``GatherBlockQuantized``: 4 bits only; the prepared encoder's
-    weights come from a 4-bit file with blocks of 32 anyway). Activations are never quantized with a
-    per-batch scale: ``accuracy_level`` 4 quantizes each row of activations on its own (int8
-    kernels), 0 computes in float. Either way an order's embedding does not depend on its batch."""
+                              embedding_bits: int = 4, bits: int = 8) -> Path:
+    """Weights in ``bits`` (8 or 4) per weight in blocks of ``block_size`` along the input dimension
+    (ONNX Runtime's ``MatMulNBits``, symmetric) and the word embedding in ``embedding_bits``
+    (``GatherBlockQuantized``: 4 bits only; 16: the table in float16, lossless here; 0: float32).
+    Activations are never quantized with a per-batch scale:
+    ``accuracy_level`` 4 quantizes each row of activations on its own, per block (int8 kernels), 0
+    computes in float. Either way an order's embedding does not depend on its batch.
+
+    ``bits=4, block_size=32`` holds the prepared encoder's weights exactly: they were dequantized
+    from a Q4_0 file (blocks of 32, ``w = d * (q - 8)``, ``d`` chosen so the largest weight of a block
+    is ``-8 d``), and the symmetric 4-bit quantizer picks the same ``d`` back
+    (:func:`max_weight_error` checks it)."""
     import onnx
 
     try:
@@ -178,13 +238,15 @@ def quantize_weight_only_int8(src: Path, dst: Path, *, accuracy_level: int = 4, 
                           "--quantization static|dynamic") from exc
 
     model = onnx.load(str(src))
-    passes = [(8, ("MatMul",), (("MatMul", 0),))]
-    if embedding_bits:
+    passes = [(bits, ("MatMul",), (("MatMul", 0),))]
+    if embedding_bits == 16:
+        _float16_embedding(model)
+    elif embedding_bits:
         passes.append((embedding_bits, ("Gather",), (("Gather", 1),)))
-    for bits, ops, axes in passes:
+    for nbits, ops, axes in passes:
         config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, accuracy_level=accuracy_level,
-                                              bits=bits, op_types_to_quantize=ops, quant_axes=axes)
-        quant = MatMulNBitsQuantizer(model, bits=bits, block_size=block_size, is_symmetric=True,
+                                              bits=nbits, op_types_to_quantize=ops, quant_axes=axes)
+        quant = MatMulNBitsQuantizer(model, bits=nbits, block_size=block_size, is_symmetric=True,
                                      accuracy_level=accuracy_level, algo_config=config, op_types_to_quantize=ops,
                                      quant_axes=axes)
         quant.process()

@@ -48,7 +48,7 @@ FILES = {"onnx": "prototype.int8.onnx", "tokenizer": "prototype.tokenizer.json",
 # Chosen with the fusion weight on the challenge set's dev half (benchmarks/prototype_bench.py; 0.01
 # of 0.01-0.05, geometric fusion with the linear member at weight 0.8): see docs/encoder.md.
 DEFAULT_TEMPERATURE = {"leaf": 0.01, "appeal": 0.02}
-QUANTIZATIONS = ("weight8", "static", "dynamic", "none")
+QUANTIZATIONS = ("weight8", "nbits4", "static", "dynamic", "none")
 DUTY_NAMES = {"street_office": "属地街道办事处（乡镇政府）", "district_subcentre": "区级分中心"}
 
 
@@ -152,11 +152,15 @@ class _Runner:
 
 
 def build_graph(encoder_dir: str | Path, out_path: Path, *, quantization: str = "weight8",
-                calibration: Sequence[str] = (), max_len: int = 96, work: Path | None = None) -> Path:
-    """The int8 (or fp32) embedding graph at ``out_path``. ``quantization``: ``weight8`` (int8
-    weights, activations quantized row by row: the best agreement with fp32 measured, see
-    docs/encoder.md), ``static`` (activation scales calibrated on ``calibration``, query-prefixed
-    here), ``dynamic`` (per-batch activation scales) or ``none`` (fp32)."""
+                calibration: Sequence[str] = (), max_len: int = 96, work: Path | None = None,
+                layers: int | None = None) -> Path:
+    """The int8 (or fp32) embedding graph at ``out_path``. ``quantization``: ``nbits4`` (the
+    prepared encoder's 4-bit weights held exactly, blocks of 32, computed in float, the word embedding
+    in float16: the same answers as fp32, see benchmarks/encoder_hotpath_bench.py), ``weight8`` (int8
+    weights, activations quantized row by row per block of 32: 0.946 top-1 agreement with fp32),
+    ``static`` (activation scales calibrated on ``calibration``, query-prefixed
+    here), ``dynamic`` (per-batch activation scales) or ``none`` (fp32). ``layers``: keep only the
+    encoder's first ``layers`` layers."""
     from .prototype_export import (
         export_embedder,
         quantize_dynamic_int8,
@@ -169,13 +173,15 @@ def build_graph(encoder_dir: str | Path, out_path: Path, *, quantization: str = 
     tmp = Path(work) if work else out_path.parent / "prototype.tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        fp32 = export_embedder(encoder_dir, tmp)
+        fp32 = export_embedder(encoder_dir, tmp, layers=layers)
         if quantization == "none":
             shutil.copyfile(fp32, out_path)
         elif quantization == "dynamic":
             quantize_dynamic_int8(fp32, out_path)
         elif quantization == "weight8":
             quantize_weight_only_int8(fp32, out_path)
+        elif quantization == "nbits4":
+            quantize_weight_only_int8(fp32, out_path, bits=4, accuracy_level=0, embedding_bits=16)
         else:
             runner_tok = Path(encoder_dir) / "tokenizer.json"
             from tokenizers import Tokenizer
@@ -205,7 +211,8 @@ def fit_prototype_member(encoder_dir: str | Path, catalog, out_dir: str | Path, 
                          sentences_file: str | Path = DEFAULT_SENTENCES, quantization: str = "weight8",
                          calibration_extra: Sequence[str] = (), max_len: int = 96, input: str = "statement",
                          temperature: dict[str, float] | None = None, aggregate: str = "max", beta: float = 50.0,
-                         graph: str | Path | None = None, appeal: bool = False) -> dict:
+                         graph: str | Path | None = None, appeal: bool = False,
+                         layers: int | None = None) -> dict:
     """Write the member's four files into ``out_dir`` and return its config section.
 
     ``graph``: an embedding graph already built (by :func:`build_graph`) to reuse instead of exporting
@@ -222,7 +229,7 @@ def fit_prototype_member(encoder_dir: str | Path, catalog, out_dir: str | Path, 
         if Path(graph).resolve() != onnx_path.resolve():
             shutil.copyfile(graph, onnx_path)
     else:
-        build_graph(encoder_dir, onnx_path, quantization=quantization, max_len=max_len,
+        build_graph(encoder_dir, onnx_path, quantization=quantization, max_len=max_len, layers=layers,
                     calibration=calibration_texts(sentences, calibration_extra))
     shutil.copyfile(Path(encoder_dir) / "tokenizer.json", out / FILES["tokenizer"])
     runner = _Runner(onnx_path, out / FILES["tokenizer"], max_len)
@@ -247,7 +254,7 @@ def fit_prototype_member(encoder_dir: str | Path, catalog, out_dir: str | Path, 
     np.savez_compressed(out / FILES["prototypes"], **arrays)
     meta = {"max_len": max_len, "pad_id": runner.pad_id, "query_prefix": QUERY_PREFIX,
             "passage_prefix": PASSAGE_PREFIX, "quantization": "given" if graph else quantization,
-            "source_encoder": Path(encoder_dir).name, "sentences_file": Path(sentences_file).name,
+            "source_encoder": Path(encoder_dir).name, "layers": layers, "sentences_file": Path(sentences_file).name,
             "heads": heads, "build_s": round(time.perf_counter() - t0, 1)}
     (out / FILES["meta"]).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     log.info("prototype member: %s", {h: v["prototypes"] for h, v in heads.items()})
@@ -282,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--quantization", choices=QUANTIZATIONS, default="weight8")
         p.add_argument("--graph", help="reuse this embedding graph (skip export and quantization)")
         p.add_argument("--max-len", type=int, default=96)
+        p.add_argument("--layers", type=int, help="keep only the encoder's first N layers (default: all)")
         p.add_argument("--input", choices=("statement", "text"), default="statement")
         p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE["leaf"])
         p.add_argument("--aggregate", choices=("max", "lse"), default="max")
@@ -296,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     section = fit_prototype_member(args.encoder, catalog, args.out, sentences_file=args.sentences,
                                    quantization=args.quantization, graph=args.graph, max_len=args.max_len,
                                    input=args.input, aggregate=args.aggregate, beta=args.beta, appeal=args.appeal,
+                                   layers=args.layers,
                                    temperature={"leaf": args.temperature, "appeal": args.temperature})
     if args.cmd == "add":
         add_to_model(args.out, section, args.weight)

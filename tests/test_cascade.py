@@ -180,3 +180,17 @@ def test_certainty_reads_the_top_leaf_or_its_margin():
     assert certainty(ClassifierEvidence(), "leaf") == 0.0
     assert CascadeSettings.from_section({"skip_above": 1}) == CascadeSettings(1.0, "fast", "leaf")
     assert CascadeSettings.from_section(None) is None
+
+
+def test_the_consoles_explain_view_decides_as_dispatch_does_for_skipped_orders(models):
+    from dispatch_nlp.service.console.explain import explain
+
+    mdir, _, _ = models
+    cascade = Dispatcher.load(mdir, profile="full", ort_threads=1)
+    skipped = 0
+    for text in TEXTS:
+        decision, _view = explain(cascade, WorkOrder(text=text))
+        want = cascade.dispatch(text)
+        skipped += SKIPPED_FLAG in want.flags
+        assert core(decision) == core(want) and decision.flags == want.flags
+    assert skipped  # skipped orders are routed by the fast profile's router there too

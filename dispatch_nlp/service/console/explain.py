@@ -30,7 +30,7 @@ def explain(dispatcher: Any, order: WorkOrder) -> tuple[DispatchDecision, dict[s
     for stage in dispatcher.stages:
         docs = timed(stage, docs, 1)
     doc = docs[0]
-    decision = dispatcher.router.decide(doc)
+    decision = dispatcher.router_for(doc).decide(doc)  # a cascade's sure order: its fast profile's router
     return decision, {"text": doc.text, "title_len": _title_len(doc), "marks": marks(doc, decision)}
 
 

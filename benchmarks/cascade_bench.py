@@ -159,7 +159,10 @@ def test_figures(fast, full, cascade, sets: dict, tau: float, on: str, dispatch_
 
 def cascade_model(src: Path, dst: Path, section: dict, *, link: bool = False) -> Path:
     """A copy of model ``src`` in ``dst`` (its files linked when ``link``) whose full classifier section
-    declares ``section`` as its cascade; checksums rewritten."""
+    declares ``section`` as its cascade; checksums rewritten. ``dst`` must be another folder (the copy
+    replaces its files one by one)."""
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise ValueError(f"--write-model must name another folder than the model ({src})")
     dst.mkdir(parents=True, exist_ok=True)
     for f in src.iterdir():
         if f.name in ("config.json", "checksums.json") or not f.is_file():

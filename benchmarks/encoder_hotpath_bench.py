@@ -35,7 +35,7 @@ import numpy as np
 
 from dispatch_nlp.components.members.prototype import PrototypeMember
 
-SECTION = {"onnx": "prototype.int8.onnx", "tokenizer": "prototype.tokenizer.json",
+SECTION = {"onnx": "prototype.onnx", "tokenizer": "prototype.tokenizer.json",
            "prototypes": "prototypes.npz", "meta": "prototype.json"}
 
 

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     gen_test = [r for r in gen if r["split"] == "test"][: args.gen_test_n]
     gen_train = [r for r in gen if r["split"] == "train"][: args.train_n]
     sets = {"challenge": challenge, "generated_test": gen_test}
-    section = {"onnx": "prototype.int8.onnx", "tokenizer": "prototype.tokenizer.json",
+    section = {"onnx": "prototype.onnx", "tokenizer": "prototype.tokenizer.json",
                "prototypes": "prototypes.npz", "meta": "prototype.json"}
     member = PrototypeMember.load(args.prototype, section, threads=2)
     fp32 = PrototypeMember.load(args.fp32, section, threads=2) if args.fp32 else None

@@ -28,13 +28,15 @@ TEXTS = [  # the fast fusion's top leaf: about .76, 1.0, .38, 1.0, .37, 1.0, 1.0
 
 
 def model_with_cascade(tmp_path, cascade):
-    """The shipped model (its files linked, not copied) with ``cascade`` in the full classifier section."""
+    """The shipped model (its files linked, not copied) with ``cascade`` in the full classifier section
+    (None: none)."""
     mdir = tmp_path / "cascade"
     mdir.mkdir(parents=True)
     for f in (ROOT / "models" / "default").iterdir():
         if f.name not in ("config.json", "checksums.json"):
             (mdir / f.name).symlink_to(f)
     config = json.loads((ROOT / "models" / "default" / "config.json").read_text("utf-8"))
+    config["classifier"].pop("cascade", None)  # the shipped model's own, if it has one
     if cascade is not None:
         config["classifier"]["cascade"] = cascade
     (mdir / "config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
@@ -56,6 +58,26 @@ def core(decision) -> dict:
     d.pop("timings_ms")
     d["flags"] = [f for f in d["flags"] if f != SKIPPED_FLAG]
     return d
+
+
+def _flat(d, prefix=""):
+    if isinstance(d, dict):
+        return {k: v for key, val in d.items() for k, v in _flat(val, f"{prefix}{key}.").items()}
+    if isinstance(d, list):
+        return {k: v for i, val in enumerate(d) for k, v in _flat(val, f"{prefix}{i}.").items()}
+    return {prefix: d}
+
+
+def assert_same_decision(a: dict, b: dict, tolerance: float = 2e-4) -> None:
+    """The same decision: every label, code, route and flag equal; numbers within ``tolerance``."""
+    fa, fb = _flat(a), _flat(b)
+    assert fa.keys() == fb.keys()
+    for k in fa:
+        x, y = fa[k], fb[k]
+        if isinstance(x, float) and isinstance(y, float):
+            assert abs(x - y) <= tolerance, (k, x, y)
+        else:
+            assert x == y, (k, x, y)
 
 
 class Spy:
@@ -97,7 +119,9 @@ def test_sure_orders_take_the_fast_decision_and_the_rest_the_full_one_in_one_enc
     # single orders: the same decisions, the encoder not run for a sure one
     spy.calls.clear()
     for text, g in zip(TEXTS, got):
-        assert core(cascade.dispatch(text)) == core(g)
+        # alone, an escalated order is padded differently in the encoder: its probabilities may differ in
+        # the last place kept (float sums in another order), its labels and routes may not
+        assert_same_decision(core(cascade.dispatch(text)), core(g))
     assert len(spy.calls) == len(TEXTS) - sum(skipped)
 
 

@@ -45,7 +45,7 @@ DEFAULT_SENTENCES = catalog_dir() / "prototypes-beijing.yaml"
 DEFAULT_UNIT_TYPES = catalog_dir() / "unit-types-beijing.tsv"
 PASSAGE_PREFIX = "passage: "
 QUERY_PREFIX = "query: "
-FILES = {"onnx": "prototype.int8.onnx", "tokenizer": "prototype.tokenizer.json",
+FILES = {"onnx": "prototype.onnx", "tokenizer": "prototype.tokenizer.json",
          "prototypes": "prototypes.npz", "meta": "prototype.json"}
 # Chosen with the fusion weight on the challenge set's dev half (benchmarks/prototype_bench.py; 0.01
 # of 0.01-0.05, geometric fusion with the linear member at weight 0.8): see docs/encoder.md.

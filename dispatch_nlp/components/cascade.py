@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from dispatch_nlp.errors import ModelError
+from dispatch_nlp.knowledge.vocabulary import Flag
 
 CASCADE_KEY = "cascade"
 CRITERIA = ("leaf", "margin")
-SKIPPED_FLAG = "encoder_skipped"  # on the decision of an order the expensive members did not read
+SKIPPED_FLAG: Flag = "encoder_skipped"  # on the decision of an order the expensive members did not read
 
 
 @dataclass(frozen=True)

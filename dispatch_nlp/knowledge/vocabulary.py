@@ -33,7 +33,7 @@ JURISDICTION_METHODS: tuple[JurisdictionMethod, ...] = get_args(JurisdictionMeth
 SpanField = Literal["text", "title"]
 
 Flag = Literal["empty_text", "truncated", "pii_masked", "trail_cut", "no_trained_model", "no_category",
-               "no_jurisdiction", "bad_input", "emergency_not_live"]
+               "no_jurisdiction", "bad_input", "emergency_not_live", "encoder_skipped"]
 FLAGS: tuple[Flag, ...] = get_args(Flag)
 
 # ---- the catalog ----------------------------------------------------------------------------------

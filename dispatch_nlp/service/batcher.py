@@ -11,9 +11,9 @@ With ``finish`` (e.g. ``service.jsonio.decision_body``) the worker thread also t
 what the request answers, ``(decision, finish(decision))``, so the event loop does not serialize either.
 
 - **Same answers.** An order's decision is the one ``dispatcher.dispatch(order)`` gives (the timings
-  aside): the fast profile's members score each order on its own. (The full profile's encoder is int8
-  with dynamic per-batch scales, so there an answer can depend on the orders batched with it, as in
-  ``/v1/dispatch/batch`` — issue 19, point 3.)
+  aside): the fast profile's members score each order on its own. (The full profile's prototype graph
+  computes in float with no per-batch scales, so an order's answer does not depend on its batch; only
+  its probabilities may differ in the last decimal kept, the encoder's sums padded otherwise.)
 - **One bad order fails only its request.** When the batch call raises, the worker dispatches the
   batch's orders one by one and gives each request its own decision or its own exception.
 - **Back-pressure.** A full queue refuses at once (``Overloaded``: the route answers 503 with

@@ -32,7 +32,7 @@ from dispatch_nlp.components.members.base import Member
 from dispatch_nlp.components.stacker import Stacker
 from dispatch_nlp.components.statement import OrderFields
 from dispatch_nlp.errors import ModelError
-from dispatch_nlp.pipeline.component import BaseComponent
+from dispatch_nlp.pipeline.component import BaseComponent, in_batches
 from dispatch_nlp.pipeline.doc import Doc
 
 KEEP_TOP = 20  # leaves kept per order (the rest of the mass is spread thin and never decides)
@@ -250,13 +250,7 @@ class ClassifierStage(BaseComponent):
         return combine(aligned, self.weights, self.fusion if self.fusion in PROB_FUSIONS else "mean")
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
-        batch: list[Doc] = []
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) >= batch_size:
-                yield from self._run(batch)
-                batch = []
-        if batch:
+        for batch in in_batches(docs, batch_size):
             yield from self._run(batch)
 
     def __call__(self, doc: Doc) -> Doc:

@@ -10,10 +10,10 @@ imports this package.
 
 from typing import Any
 
-from dispatch_nlp.pipeline.component import BaseComponent, Component, timed
+from dispatch_nlp.pipeline.component import BaseComponent, Component, in_batches, timed
 from dispatch_nlp.pipeline.doc import EVIDENCE_FIELDS, TITLE_SEPARATOR, Doc
 
-__all__ = ["Doc", "TITLE_SEPARATOR", "EVIDENCE_FIELDS", "Component", "BaseComponent", "timed",
+__all__ = ["Doc", "TITLE_SEPARATOR", "EVIDENCE_FIELDS", "Component", "BaseComponent", "timed", "in_batches",
            "NormalizeStage", "MaskStage", "SegmentStage"]
 
 _MOVED = {"NormalizeStage", "MaskStage", "SegmentStage"}

@@ -37,6 +37,18 @@ class BaseComponent:
             yield self(doc)
 
 
+def in_batches(docs: Iterable[Doc], size: int) -> Iterator[list[Doc]]:
+    """``docs`` in lists of ``size`` (the last may be shorter): how a batching ``pipe`` reads its input."""
+    batch: list[Doc] = []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def timed(component: Component, docs: list[Doc], batch_size: int) -> list[Doc]:
     """Run a component over a batch, charging each doc its share of the time."""
     t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from dispatch_nlp.components.jurisdiction.evidence import JurisdictionEvidence, 
 from dispatch_nlp.components.jurisdiction.gazetteer import GazetteerJurisdiction
 from dispatch_nlp.components.jurisdiction.settings import JurisdictionSettings
 from dispatch_nlp.knowledge.divisions import district_of, district_prefix, level_of, street_of, street_prefix
-from dispatch_nlp.pipeline import BaseComponent, Doc
+from dispatch_nlp.pipeline import BaseComponent, Doc, in_batches
 from dispatch_nlp.text.normalize import trail_start
 
 __all__ = ["FusedJurisdiction"]
@@ -101,13 +101,7 @@ class FusedJurisdiction(BaseComponent):
     def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
         """``__call__`` of each doc, the learned member's first reading of every doc of a batch made in
         one call when it can batch (the text classifier's per-call cost is most of an order's)."""
-        batch: list[Doc] = []
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) >= batch_size:
-                yield from self._pipe_batch(batch)
-                batch = []
-        if batch:
+        for batch in in_batches(docs, batch_size):
             yield from self._pipe_batch(batch)
 
     def _pipe_batch(self, docs: list[Doc]) -> list[Doc]:

@@ -14,6 +14,7 @@ new model loaded in the background, then one reference swapped) never touches a 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import threading
 import time
@@ -91,6 +92,17 @@ class ModelHolder:
     def _publish(self) -> None:
         d = self.dispatcher
         self.metrics.model_info = (str(d.model_version), str(d.catalog_version))
+        settle_heap()
+
+
+def settle_heap() -> None:
+    """Free what an earlier model left, then move every object alive now (the model: its vocabularies,
+    gazetteer, catalog) out of the garbage collector's reach (``gc.freeze``). Without this, each full
+    collection walks the whole model: 30–70 ms with the shipped one, a pause every few seconds under
+    load, the requests in flight waiting it out."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
     def reload(self, *, wait: bool = True, force: bool = False) -> dict[str, Any]:
         """Load the configured source in the background and swap it in. Returns at once with

@@ -112,13 +112,13 @@ class FusedJurisdiction(BaseComponent):
         inputs = [self._learned_input(doc, gev) for doc, gev in zip(docs, gevs, strict=True)]
         firsts = predict_many([_first_text(masked, cut) for masked, _, cut in inputs],
                               [tokens for _, tokens, _ in inputs])
-        for doc, gev, first in zip(docs, gevs, firsts, strict=True):
-            doc.jurisdiction = self.evidence(doc, gev=gev, first=first)
+        for doc, gev, inp, first in zip(docs, gevs, inputs, firsts, strict=True):
+            doc.jurisdiction = self.evidence(doc, gev=gev, first=(inp, first))
         return docs
 
     def evidence(self, doc: Doc, *, gev: JurisdictionEvidence | None = None, first=None) -> JurisdictionEvidence:
-        """The fused evidence of one doc (``gev``: the gazetteer member's evidence, ``first``: the
-        learned member's reading of ``_learned_input(doc, gev)``, when already computed)."""
+        """The fused evidence of one doc (``gev``: the gazetteer member's evidence, ``first``:
+        ``_learned_input(doc, gev)`` and the learned member's first reading of it, when already computed)."""
         st = self.settings
         gev = self.gaz.evidence(doc) if gev is None else gev
         if self.mode == "gazetteer":
@@ -212,10 +212,13 @@ class FusedJurisdiction(BaseComponent):
 
     def _learned(self, doc: Doc, gev: JurisdictionEvidence, first=None):
         """The learned member on the problem's words (``_learned_input``); the handling trail is used
-        only when the complaint part says nothing. ``first``: the member's reading of that input, when
-        already computed. Returns the evidence and whether it came from the trail."""
-        masked, tokens, cut = self._learned_input(doc, gev)
-        lev = self.learned.predict(_first_text(masked, cut), tokens) if first is None else first
+        only when the complaint part says nothing. ``first``: that input and the member's first reading
+        of it, when already computed. Returns the evidence and whether it came from the trail."""
+        if first is None:
+            masked, tokens, cut = self._learned_input(doc, gev)
+            lev = self.learned.predict(_first_text(masked, cut), tokens)
+        else:
+            (masked, tokens, cut), lev = first
         if cut is None or lev.informative:
             return lev, False
         return self.learned.predict(masked, tokens), True

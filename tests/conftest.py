@@ -47,3 +47,11 @@ def stage(gaz):
     from dispatch_nlp.components.jurisdiction import GazetteerJurisdiction
 
     return GazetteerJurisdiction(gaz)
+
+
+def generated_bodies(seed: int, n: int, prefix: str) -> list[dict]:
+    """``n`` generated orders as POST /v1/dispatch bodies (id ``<prefix>-<i>``, text, title, channel)."""
+    from dispatch_nlp.training.corpus import load_generator
+
+    return [{"id": f"{prefix}-{i}", "text": rec["text"], "title": rec.get("title"), "channel": rec.get("channel")}
+            for i, rec in enumerate(load_generator(seed=seed).generate(n))]

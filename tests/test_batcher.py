@@ -13,13 +13,13 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
-from dispatch_nlp.training.corpus import load_generator  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from dispatch_nlp.service import ServiceSettings, create_app  # noqa: E402
 from dispatch_nlp.service.batcher import BatchTimeout, MicroBatcher, Overloaded, ShuttingDown  # noqa: E402
 from dispatch_nlp.service.keys import add_key  # noqa: E402
 from dispatch_nlp.types import WorkOrder  # noqa: E402
+from tests.conftest import generated_bodies  # noqa: E402
 
 BOOM = "BOOM"  # an order text the failing stub refuses
 
@@ -33,9 +33,7 @@ def auth(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bodies():
-    gen = load_generator(seed=11)
-    return [{"id": f"b-{i}", "text": rec["text"], "title": rec.get("title"), "channel": rec.get("channel")}
-            for i, rec in enumerate(gen.generate(50))]
+    return generated_bodies(seed=11, n=50, prefix="b")
 
 
 class Wrapped:

@@ -97,17 +97,20 @@ def test_status_length_chunked_and_retry_after_are_read_across_one_keep_alive_co
     assert stats == {"connections": 1, "requests": 4, "opened": 1}
 
 
+async def one_client(handler, n: int) -> tuple[dict, dict]:
+    """``n`` requests from one closed-loop client against a test server answering with ``handler``:
+    the phase's result and the server's counts."""
+    server, port, stats = await serve(handler)
+    result = await closed_loop("127.0.0.1", port, reqs(port, n), clients=1, limit=n, seconds=10)
+    server.close()
+    return result, stats
+
+
 def test_a_dropped_connection_counts_one_error_and_the_next_request_reconnects():
     async def handler(n: int, conn: int, body: dict) -> bytes | None:
         return None if n == 3 else answer(200, b'{"ok":true}', "Retry-After: 1" if n == 5 else "X-A: b")
 
-    async def main() -> tuple[dict, dict]:
-        server, port, stats = await serve(handler)
-        result = await closed_loop("127.0.0.1", port, reqs(port, 6), clients=1, limit=6, seconds=10)
-        server.close()
-        return result, stats
-
-    result, stats = asyncio.run(main())
+    result, stats = asyncio.run(one_client(handler, 6))
     assert result["requests"] == 6 and result["statuses"] == {"200": 5, "IncompleteReadError": 1}
     assert result["error_rate"] == round(1 / 6, 4) and result["retry_after_s"] == {"1": 1}
     assert result["connections_opened_in_phase"] == 1 and stats["connections"] == 2
@@ -118,13 +121,7 @@ def test_connection_close_from_the_server_is_not_an_error():
     async def handler(n: int, conn: int, body: dict) -> bytes:
         return answer(200, b"{}", "Connection: close")
 
-    async def main() -> tuple[dict, dict]:
-        server, port, stats = await serve(handler)
-        result = await closed_loop("127.0.0.1", port, reqs(port, 3), clients=1, limit=3, seconds=10)
-        server.close()
-        return result, stats
-
-    result, stats = asyncio.run(main())
+    result, stats = asyncio.run(one_client(handler, 3))
     assert result["statuses"] == {"200": 3} and stats["connections"] == 3
 
 

@@ -13,12 +13,11 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
-from dispatch_nlp.training.corpus import load_generator  # noqa: E402
-
 from dispatch_nlp.service import ServiceSettings, create_app  # noqa: E402
 from dispatch_nlp.service.jsonio import decision_body  # noqa: E402
 from dispatch_nlp.service.keys import add_key  # noqa: E402
 from dispatch_nlp.types import WorkOrder  # noqa: E402
+from tests.conftest import generated_bodies  # noqa: E402
 
 BOOM = "BOOM"  # an order text the stub refuses
 
@@ -32,9 +31,7 @@ def keys(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bodies():
-    gen = load_generator(seed=19)
-    return [{"id": f"h-{i}", "text": rec["text"], "title": rec.get("title"), "channel": rec.get("channel")}
-            for i, rec in enumerate(gen.generate(24))]
+    return generated_bodies(seed=19, n=24, prefix="h")
 
 
 class Fixed:
